@@ -1,0 +1,89 @@
+package ai.bakery.actors.job;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Which packed batches each committed step consumed, and which are waiting to be served. Batches of an
+ * aborted step go back to the front of the queue, so nothing is lost and nothing is trained twice.
+ * Part of the checkpoint and of the coordinator's replicated state.
+ */
+public final class DataLedger {
+  private final Map<Long, List<BatchId>> committed = new LinkedHashMap<>();
+  private final Set<BatchId> trained = new HashSet<>();
+  private final Deque<BatchId> queue = new ArrayDeque<>();
+  private final Set<BatchId> known = new HashSet<>();
+
+  /** Offers new batches; ones already queued, in flight or trained are ignored (redelivery is harmless). */
+  public void offer(List<BatchId> batches) {
+    for (BatchId b : batches) {
+      if (known.add(b)) {
+        queue.addLast(b);
+      }
+    }
+  }
+
+  public int available() {
+    return queue.size();
+  }
+
+  /** Takes the next {@code n} batches for a step. */
+  public List<BatchId> take(int n) {
+    if (queue.size() < n) {
+      throw new IllegalStateException("want " + n + " batches, " + queue.size() + " available");
+    }
+    List<BatchId> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(queue.pollFirst());
+    }
+    return out;
+  }
+
+  /** Returns the batches of an aborted step to the front of the queue, in their original order. */
+  public void giveBack(List<BatchId> batches) {
+    for (int i = batches.size() - 1; i >= 0; i--) {
+      queue.addFirst(batches.get(i));
+    }
+  }
+
+  public void commit(long step, List<BatchId> batches) {
+    if (committed.containsKey(step)) {
+      throw new IllegalStateException("step " + step + " committed twice");
+    }
+    for (BatchId b : batches) {
+      if (!trained.add(b)) {
+        throw new IllegalStateException("batch " + b + " trained twice (step " + step + ")");
+      }
+    }
+    committed.put(step, List.copyOf(batches));
+  }
+
+  public Map<Long, List<BatchId>> committed() {
+    return Collections.unmodifiableMap(committed);
+  }
+
+  public boolean isTrained(BatchId b) {
+    return trained.contains(b);
+  }
+
+  /** Queue contents, front first (for snapshots). */
+  public List<BatchId> queued() {
+    return List.copyOf(queue);
+  }
+
+  /** Rebuilds a ledger from a snapshot: committed steps and the queue (batches in flight at the snapshot are in it). */
+  public static DataLedger restore(Map<Long, List<BatchId>> committed, List<BatchId> queued) {
+    DataLedger l = new DataLedger();
+    committed.forEach(l::commit);
+    l.known.addAll(l.trained);
+    l.offer(queued);
+    return l;
+  }
+}

@@ -1,0 +1,323 @@
+package ai.bakery.actors.job;
+
+import ai.bakery.actors.job.JobEvent.BatchesReady;
+import ai.bakery.actors.job.JobEvent.GroupReady;
+import ai.bakery.actors.job.JobEvent.StepDone;
+import ai.bakery.actors.job.JobEvent.StepFailed;
+import ai.bakery.actors.job.JobEvent.Tick;
+import ai.bakery.actors.job.JobEvent.WorkerDown;
+import ai.bakery.actors.job.JobEvent.WorkerUp;
+import ai.bakery.actors.job.JobPhase.Finished;
+import ai.bakery.actors.job.JobPhase.Forming;
+import ai.bakery.actors.job.JobPhase.Idle;
+import ai.bakery.actors.job.JobPhase.Stepping;
+import ai.bakery.actors.job.JobPhase.Waiting;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongSupplier;
+
+/**
+ * The coordinator's job state machine, free of actors, sockets and clocks (time is injected), so the whole
+ * elastic protocol runs in a seeded simulation.
+ *
+ * <p>The step protocol is two-phase: a worker reports {@link StepDone} after its gradient all-reduce and
+ * applies the optimizer update only when it sees the {@link JobEffect.Commit}. A step whose rank dies commits
+ * anyway when every survivor finished the reduction (the dead rank's gradient is in it, so its batches are
+ * trained); it aborts when any survivor failed, and its batches are served again. Membership changes take
+ * effect at step boundaries as a new generation; messages of older generations are ignored.
+ */
+public final class JobLogic {
+  private final JobPolicy policy;
+  private final LongSupplier clock;
+  private final DataLedger ledger;
+  private final Set<String> live = new LinkedHashSet<>();
+  private final Set<String> leaving = new HashSet<>();
+  private long generation;
+  private long committedStep;
+  private boolean dataEnded;
+  private JobPhase phase = new Waiting();
+
+  public JobLogic(JobPolicy policy, LongSupplier clockMillis) {
+    this(policy, clockMillis, new DataLedger(), 0, 0);
+  }
+
+  /** Resumes a job (after a coordinator fail-over) from its snapshot: a new generation will be formed. */
+  public JobLogic(JobPolicy policy, LongSupplier clockMillis, DataLedger ledger, long generation, long committedStep) {
+    this.policy = policy;
+    this.clock = clockMillis;
+    this.ledger = ledger;
+    this.generation = generation;
+    this.committedStep = committedStep;
+  }
+
+  public List<JobEffect> handle(JobEvent event) {
+    List<JobEffect> out = new ArrayList<>();
+    if (phase instanceof Finished) {
+      return out;
+    }
+    // Java 17: no pattern switch yet
+    if (event instanceof WorkerUp e) {
+      onWorkerUp(e, out);
+    } else if (event instanceof WorkerDown e) {
+      onWorkerDown(e, out);
+    } else if (event instanceof GroupReady e) {
+      onGroupReady(e, out);
+    } else if (event instanceof StepDone e) {
+      onStepDone(e, out);
+    } else if (event instanceof StepFailed e) {
+      onStepFailed(e, out);
+    } else if (event instanceof BatchesReady e) {
+      onBatches(e, out);
+    } else if (event instanceof JobEvent.DataEnd) {
+      dataEnded = true;
+      if (phase instanceof Idle) {
+        startStepIfPossible(out);
+      }
+    } else if (event instanceof Tick) {
+      onTick(out);
+    }
+    return out;
+  }
+
+  private void onWorkerUp(WorkerUp e, List<JobEffect> out) {
+    if (!live.add(e.worker())) {
+      return;
+    }
+    // A joiner waits for the step boundary; between steps the group is formed again at once.
+    if (!(phase instanceof Stepping) && eligible().size() > currentRanks().size()) {
+      formGroup(out);
+    }
+  }
+
+  private void onWorkerDown(WorkerDown e, List<JobEffect> out) {
+    String w = e.worker();
+    if (e.graceful() && live.contains(w)) {
+      leaving.add(w);
+      if (phase instanceof Stepping s && s.ranks().contains(w)) {
+        return; // it finishes its step first, then hands its shards over and leaves
+      }
+      live.remove(w);
+      leaving.remove(w);
+      out.add(new JobEffect.Release(w));
+      if (currentRanks().contains(w)) {
+        formGroup(out);
+      }
+      return;
+    }
+    if (!live.remove(w)) {
+      return;
+    }
+    leaving.remove(w);
+    if (phase instanceof Stepping s && s.ranks().contains(w)) {
+      Set<String> lost = new HashSet<>(s.lost());
+      lost.add(w);
+      phase = new Stepping(s.generation(), s.ranks(), s.step(), s.assignment(), s.done(), lost, s.deadlineMillis());
+      settleStep(out);
+    } else if (currentRanks().contains(w)) {
+      formGroup(out); // forming or idle: form again without it
+    }
+    // otherwise a standby worker left; nothing to change
+  }
+
+  private void onGroupReady(GroupReady e, List<JobEffect> out) {
+    if (!(phase instanceof Forming f) || e.generation() != f.generation() || !f.ranks().contains(e.worker())) {
+      return;
+    }
+    Set<String> ready = new HashSet<>(f.ready());
+    ready.add(e.worker());
+    if (ready.size() < f.ranks().size()) {
+      phase = new Forming(f.generation(), f.ranks(), ready, f.deadlineMillis());
+      return;
+    }
+    phase = new Idle(f.generation(), f.ranks());
+    startStepIfPossible(out);
+  }
+
+  private void onStepDone(StepDone e, List<JobEffect> out) {
+    if (!(phase instanceof Stepping s) || e.generation() != s.generation() || e.step() != s.step()
+        || !s.ranks().contains(e.worker()) || s.lost().contains(e.worker())) {
+      return;
+    }
+    Set<String> done = new HashSet<>(s.done());
+    done.add(e.worker());
+    phase = new Stepping(s.generation(), s.ranks(), s.step(), s.assignment(), done, s.lost(), s.deadlineMillis());
+    settleStep(out);
+  }
+
+  private void onStepFailed(StepFailed e, List<JobEffect> out) {
+    if (!(phase instanceof Stepping s) || e.generation() != s.generation() || e.step() != s.step()
+        || !s.ranks().contains(e.worker())) {
+      return;
+    }
+    abortStep(s, "rank " + e.worker() + " failed: " + e.reason(), out);
+    formGroup(out);
+  }
+
+  private void onBatches(BatchesReady e, List<JobEffect> out) {
+    ledger.offer(e.batches());
+    if (phase instanceof Idle) {
+      startStepIfPossible(out);
+    }
+  }
+
+  private void onTick(List<JobEffect> out) {
+    long now = clock.getAsLong();
+    if (phase instanceof Stepping s && now >= s.deadlineMillis()) {
+      for (String w : s.ranks()) {
+        if (!s.done().contains(w)) {
+          live.remove(w); // presumed dead; if alive it comes back as a new member
+        }
+      }
+      abortStep(s, "step " + s.step() + " timed out", out);
+      formGroup(out);
+    } else if (phase instanceof Forming f && now >= f.deadlineMillis()) {
+      for (String w : f.ranks()) {
+        if (!f.ready().contains(w)) {
+          live.remove(w);
+        }
+      }
+      formGroup(out);
+    }
+  }
+
+  /** Decides a step once every rank has either finished or died. */
+  private void settleStep(List<JobEffect> out) {
+    Stepping s = (Stepping) phase;
+    if (s.done().size() + s.lost().size() < s.ranks().size()) {
+      return;
+    }
+    if (s.done().isEmpty()) {
+      abortStep(s, "every rank of generation " + s.generation() + " was lost", out);
+      formGroup(out);
+      return;
+    }
+    List<BatchId> batches = new ArrayList<>();
+    for (String w : s.ranks()) {
+      batches.addAll(s.assignment().get(w));
+    }
+    ledger.commit(s.step(), batches);
+    committedStep = s.step();
+    out.add(new JobEffect.Commit(s.step(), batches));
+    List<String> departed = new ArrayList<>();
+    for (String w : s.ranks()) {
+      if (leaving.remove(w)) {
+        live.remove(w);
+        departed.add(w);
+        out.add(new JobEffect.Release(w));
+      }
+    }
+    if (policy.maxSteps() > 0 && committedStep >= policy.maxSteps()) {
+      phase = new Finished();
+      return;
+    }
+    if (!s.lost().isEmpty() || !departed.isEmpty() || !eligible().equals(s.ranks())) {
+      formGroup(out);
+    } else {
+      phase = new Idle(s.generation(), s.ranks());
+      startStepIfPossible(out);
+    }
+  }
+
+  private void abortStep(Stepping s, String reason, List<JobEffect> out) {
+    List<BatchId> batches = new ArrayList<>();
+    for (String w : s.ranks()) {
+      batches.addAll(s.assignment().get(w));
+    }
+    ledger.giveBack(batches);
+    out.add(new JobEffect.AbortStep(s.generation(), s.step(), reason));
+  }
+
+  private void formGroup(List<JobEffect> out) {
+    List<String> ranks = eligible();
+    if (ranks.size() < policy.minWorkers()) {
+      phase = new Waiting();
+      out.add(new JobEffect.Waiting(ranks.size(), policy.minWorkers()));
+      return;
+    }
+    generation++;
+    phase = new Forming(generation, ranks, Set.of(), clock.getAsLong() + policy.formTimeout().toMillis());
+    out.add(new JobEffect.FormGroup(generation, ranks, committedStep));
+  }
+
+  private void startStepIfPossible(List<JobEffect> out) {
+    Idle idle = (Idle) phase;
+    int need = idle.ranks().size() * policy.batchesPerRank();
+    int take = Math.min(need, ledger.available());
+    // A full step needs a batch per rank and micro-step; only the epoch's remainder runs short (ranks
+    // without a batch contribute a zero gradient; losses are normalised by global token counts).
+    if (take == 0 || (take < need && !dataEnded)) {
+      return;
+    }
+    List<BatchId> batches = ledger.take(take);
+    Map<String, List<BatchId>> assignment = new LinkedHashMap<>();
+    for (int r = 0; r < idle.ranks().size(); r++) {
+      int from = Math.min(take, r * policy.batchesPerRank());
+      int to = Math.min(take, from + policy.batchesPerRank());
+      assignment.put(idle.ranks().get(r), List.copyOf(batches.subList(from, to)));
+    }
+    long step = committedStep + 1;
+    phase = new Stepping(idle.generation(), idle.ranks(), step, assignment, Set.of(), Set.of(),
+        clock.getAsLong() + policy.stepTimeout().toMillis());
+    out.add(new JobEffect.RunStep(idle.generation(), step, assignment));
+  }
+
+  /** Live workers that may hold a rank, in joining order, at most max_workers. */
+  private List<String> eligible() {
+    List<String> out = new ArrayList<>();
+    for (String w : live) {
+      if (!leaving.contains(w) && out.size() < policy.maxWorkers()) {
+        out.add(w);
+      }
+    }
+    return out;
+  }
+
+  private List<String> currentRanks() {
+    if (phase instanceof Forming f) {
+      return f.ranks();
+    } else if (phase instanceof Idle i) {
+      return i.ranks();
+    } else if (phase instanceof Stepping s) {
+      return s.ranks();
+    }
+    return List.of();
+  }
+
+  public long generation() {
+    return generation;
+  }
+
+  public long committedStep() {
+    return committedStep;
+  }
+
+  public DataLedger ledger() {
+    return ledger;
+  }
+
+  /** The job's state for a successor coordinator; a step in flight is abandoned and its batches requeued. */
+  public JobSnapshot snapshot() {
+    List<BatchId> queued = new ArrayList<>();
+    if (phase instanceof Stepping s) {
+      for (String w : s.ranks()) {
+        queued.addAll(s.assignment().get(w));
+      }
+    }
+    queued.addAll(ledger.queued());
+    return new JobSnapshot(generation, committedStep, ledger.committed(), queued);
+  }
+
+  public boolean finished() {
+    return phase instanceof Finished;
+  }
+
+  /** The phase's name, for dashboards and logs. */
+  public String phaseName() {
+    return phase.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
+  }
+}

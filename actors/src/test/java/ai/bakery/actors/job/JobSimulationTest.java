@@ -1,0 +1,265 @@
+package ai.bakery.actors.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The elastic protocol in a seeded discrete-event simulation (after Kafka raft's RaftEventSimulationTest):
+ * workers are killed, join and leave gracefully, batches arrive late and twice, the coordinator fails over;
+ * every seed must end with each batch of the epoch trained exactly once and every worker holding the same
+ * model. A failing seed reproduces from its number.
+ */
+class JobSimulationTest {
+  static final int BATCHES = 120;
+
+  static List<Long> seeds() {
+    List<Long> s = new ArrayList<>();
+    for (long i = 1; i <= 60; i++) {
+      s.add(i);
+    }
+    return s;
+  }
+
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void everyBatchTrainedExactlyOnceThroughChaos(long seed) {
+    Sim sim = new Sim(seed);
+    sim.run();
+    DataLedger ledger = sim.logic.ledger();
+    Set<BatchId> trained = new TreeSet<>();
+    long expectStep = 1;
+    for (Map.Entry<Long, List<BatchId>> e : new java.util.TreeMap<>(ledger.committed()).entrySet()) {
+      assertEquals(expectStep++, e.getKey(), "committed steps must be contiguous (seed " + seed + ")");
+      for (BatchId b : e.getValue()) {
+        assertTrue(trained.add(b), "batch " + b + " trained twice (seed " + seed + ")");
+      }
+    }
+    assertEquals(BATCHES, trained.size(), "every batch trained (seed " + seed + "), phase " + sim.logic.phaseName());
+    // Every live worker applied exactly the committed batches, in order.
+    List<BatchId> model = new ArrayList<>();
+    new java.util.TreeMap<>(ledger.committed()).values().forEach(model::addAll);
+    for (Worker w : sim.workers.values()) {
+      if (w.alive && w.inGroup) {
+        assertEquals(model, w.applied, "worker " + w.id + " diverged (seed " + seed + ")");
+      }
+    }
+    assertTrue(sim.generations.size() >= 2, "membership changed at least once");
+    for (int i = 1; i < sim.generations.size(); i++) {
+      assertTrue(sim.generations.get(i) > sim.generations.get(i - 1), "generations increase");
+    }
+  }
+
+  /** One simulated worker process. {@code applied} is its model: the batches whose updates it applied. */
+  static final class Worker {
+    final String id;
+    boolean alive = true;
+    boolean inGroup;
+    long generation = -1;
+    List<BatchId> applied = new ArrayList<>();
+    List<BatchId> pendingGradient; // reduced gradient waiting for the commit
+
+    Worker(String id) {
+      this.id = id;
+    }
+  }
+
+  static final class Sim {
+    final Random rnd;
+    long now;
+    final PriorityQueue<Object[]> agenda = new PriorityQueue<>((a, b) -> Long.compare((long) a[0], (long) b[0]));
+    long seqNo;
+    final Map<String, Worker> workers = new HashMap<>();
+    final List<Long> generations = new ArrayList<>();
+    final JobPolicy policy = new JobPolicy(2, 3, 1, Duration.ofMillis(500), Duration.ofMillis(300), 0);
+    JobLogic logic;
+    int nextWorker;
+    int produced;
+    boolean failedOver;
+    long dataEndAt = Long.MAX_VALUE;
+
+    Sim(long seed) {
+      rnd = new Random(seed);
+      logic = new JobLogic(policy, () -> now);
+    }
+
+    void at(long t, Runnable r) {
+      agenda.add(new Object[] {t, seqNo++, r});
+    }
+
+    void feed(JobEvent e) {
+      for (JobEffect fx : logic.handle(e)) {
+        perform(fx);
+      }
+    }
+
+    void run() {
+      for (int i = 0; i < 3; i++) {
+        startWorker(0);
+      }
+      // Batches arrive in chunks, some delivered twice.
+      long t = 0;
+      for (; produced < BATCHES; t += 40) {
+        int n = Math.min(BATCHES - produced, 1 + rnd.nextInt(6));
+        List<BatchId> chunk = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          chunk.add(new BatchId("shard-" + (produced % 2), produced++));
+        }
+        List<BatchId> copy = List.copyOf(chunk);
+        at(t, () -> feed(new JobEvent.BatchesReady(copy)));
+        if (rnd.nextInt(5) == 0) {
+          at(t + 200, () -> feed(new JobEvent.BatchesReady(copy)));
+        }
+      }
+      dataEndAt = t + 250;
+      at(dataEndAt, () -> feed(new JobEvent.DataEnd()));
+      // Chaos: three kills, two joins, one graceful leave, maybe a coordinator fail-over.
+      for (int k = 0; k < 3; k++) {
+        at(100 + rnd.nextInt(3000), this::killRandom);
+      }
+      for (int k = 0; k < 2; k++) {
+        at(200 + rnd.nextInt(3000), () -> startWorker(now));
+      }
+      at(300 + rnd.nextInt(3000), this::leaveRandom);
+      if (rnd.nextBoolean()) {
+        at(500 + rnd.nextInt(2500), this::failOver);
+      }
+      // A replacement keeps the world at the minimum eventually.
+      at(4000, () -> startWorker(now));
+      at(4100, () -> startWorker(now));
+      for (long tick = 0; tick < 60_000; tick += 100) {
+        at(tick, () -> feed(new JobEvent.Tick()));
+      }
+      while (!agenda.isEmpty() && trainedCount() < BATCHES) {
+        Object[] next = agenda.poll();
+        now = (long) next[0];
+        ((Runnable) next[2]).run();
+      }
+    }
+
+    int trainedCount() {
+      return logic.ledger().committed().values().stream().mapToInt(List::size).sum();
+    }
+
+    void startWorker(long t) {
+      Worker w = new Worker("w" + nextWorker++);
+      workers.put(w.id, w);
+      at(t + 1 + rnd.nextInt(20), () -> {
+        if (w.alive) {
+          feed(new JobEvent.WorkerUp(w.id));
+        }
+      });
+    }
+
+    void killRandom() {
+      List<Worker> alive = workers.values().stream().filter(x -> x.alive).sorted((a, b) -> a.id.compareTo(b.id)).toList();
+      if (alive.isEmpty()) {
+        return;
+      }
+      Worker w = alive.get(rnd.nextInt(alive.size()));
+      w.alive = false;
+      // The failure detector notices after a while.
+      at(now + 20 + rnd.nextInt(80), () -> feed(new JobEvent.WorkerDown(w.id, false)));
+    }
+
+    void leaveRandom() {
+      List<Worker> alive = workers.values().stream().filter(x -> x.alive).sorted((a, b) -> a.id.compareTo(b.id)).toList();
+      if (alive.isEmpty()) {
+        return;
+      }
+      feed(new JobEvent.WorkerDown(alive.get(rnd.nextInt(alive.size())).id, true));
+    }
+
+    void failOver() {
+      JobSnapshot snap = logic.snapshot();
+      logic = snap.resume(policy, () -> now);
+      failedOver = true;
+      if (now >= dataEndAt) {
+        feed(new JobEvent.DataEnd());
+      }
+      // The new singleton learns the membership from the cluster.
+      workers.values().stream().filter(x -> x.alive).map(x -> x.id).sorted()
+          .forEach(id -> at(now + 5, () -> feed(new JobEvent.WorkerUp(id))));
+    }
+
+    void perform(JobEffect fx) {
+      if (fx instanceof JobEffect.FormGroup f) {
+        generations.add(f.generation());
+        // Committed model state: what every member syncs to (from a peer or the checkpoint).
+        List<BatchId> model = new ArrayList<>();
+        new java.util.TreeMap<>(logic.ledger().committed()).values().forEach(model::addAll);
+        for (Worker w : workers.values()) {
+          w.inGroup = false;
+        }
+        for (String id : f.ranks()) {
+          Worker w = workers.get(id);
+          at(now + 5 + rnd.nextInt(30), () -> {
+            if (w.alive) {
+              w.generation = f.generation();
+              w.applied = new ArrayList<>(model);
+              w.pendingGradient = null;
+              w.inGroup = true;
+              feed(new JobEvent.GroupReady(w.id, f.generation()));
+            }
+          });
+        }
+      } else if (fx instanceof JobEffect.RunStep r) {
+        // The all-reduce happens once every rank computed; it succeeds only if all ranks are alive then.
+        long reduceAt = now + 30 + rnd.nextInt(60);
+        at(reduceAt, () -> {
+          boolean allAlive = r.assignment().keySet().stream().allMatch(id -> workers.get(id).alive);
+          List<BatchId> all = new ArrayList<>();
+          r.assignment().values().forEach(all::addAll);
+          for (String id : r.assignment().keySet()) {
+            Worker w = workers.get(id);
+            if (!w.alive || w.generation != r.generation()) {
+              continue;
+            }
+            if (allAlive) {
+              w.pendingGradient = all;
+              at(now + 1 + rnd.nextInt(5), () -> {
+                if (w.alive) {
+                  feed(new JobEvent.StepDone(w.id, r.generation(), r.step()));
+                }
+              });
+            } else {
+              at(now + 50, () -> {
+                if (w.alive) {
+                  feed(new JobEvent.StepFailed(w.id, r.generation(), r.step(), "peer lost in all-reduce"));
+                }
+              });
+            }
+          }
+        });
+      } else if (fx instanceof JobEffect.Commit c) {
+        for (Worker w : workers.values()) {
+          if (w.alive && w.pendingGradient != null && w.pendingGradient.equals(c.batches())) {
+            w.applied.addAll(w.pendingGradient);
+            w.pendingGradient = null;
+          }
+        }
+      } else if (fx instanceof JobEffect.AbortStep) {
+        for (Worker w : workers.values()) {
+          w.pendingGradient = null;
+        }
+      } else if (fx instanceof JobEffect.Release rel) {
+        Worker w = workers.get(rel.worker());
+        w.alive = false;
+        w.inGroup = false;
+      }
+    }
+  }
+}
