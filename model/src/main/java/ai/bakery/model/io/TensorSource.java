@@ -1,0 +1,109 @@
+package ai.bakery.model.io;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.Arrays;
+import java.util.function.UnaryOperator;
+
+/**
+ * One named tensor that can be materialised on request, whole or as a range of rows (dim 0), without
+ * touching any other tensor of its file. Float data loads as fp32; integer data keeps its type.
+ */
+public interface TensorSource {
+  String name();
+
+  Dtype dtype();
+
+  long[] shape();
+
+  default long numel() {
+    long n = 1;
+    for (long d : shape()) {
+      n *= d;
+    }
+    return n;
+  }
+
+  NDArray load(NDManager manager);
+
+  /** Rows {@code [from, to)} along dim 0, shape (to - from, shape[1:]). */
+  NDArray loadRows(long from, long to, NDManager manager);
+
+  /**
+   * The same data under another name and shape: {@code rowwise} maps loaded rows of this source to rows of
+   * the result (row i of the result depends only on row i here), so row slices stay cheap.
+   */
+  default TensorSource transformed(String newName, long[] newShape, UnaryOperator<NDArray> rowwise) {
+    TensorSource inner = this;
+    if (newShape.length == 0 || shape().length == 0 || newShape[0] != shape()[0]) {
+      throw new IllegalArgumentException(name() + ": a row-wise transform must keep dim 0, " + Arrays.toString(shape())
+          + " -> " + Arrays.toString(newShape));
+    }
+    long[] s = newShape.clone();
+    return new TensorSource() {
+      @Override
+      public String name() {
+        return newName;
+      }
+
+      @Override
+      public Dtype dtype() {
+        return inner.dtype();
+      }
+
+      @Override
+      public long[] shape() {
+        return s.clone();
+      }
+
+      @Override
+      public NDArray load(NDManager manager) {
+        return apply(inner.load(manager));
+      }
+
+      @Override
+      public NDArray loadRows(long from, long to, NDManager manager) {
+        return apply(inner.loadRows(from, to, manager));
+      }
+
+      private NDArray apply(NDArray in) {
+        NDArray out = rowwise.apply(in);
+        if (out != in) {
+          in.close(); // storage a view shares is ref-counted, so this frees only what nothing uses
+        }
+        return out;
+      }
+    };
+  }
+
+  /** The same data under another name. */
+  default TensorSource renamed(String newName) {
+    TensorSource inner = this;
+    return new TensorSource() {
+      @Override
+      public String name() {
+        return newName;
+      }
+
+      @Override
+      public Dtype dtype() {
+        return inner.dtype();
+      }
+
+      @Override
+      public long[] shape() {
+        return inner.shape();
+      }
+
+      @Override
+      public NDArray load(NDManager manager) {
+        return inner.load(manager);
+      }
+
+      @Override
+      public NDArray loadRows(long from, long to, NDManager manager) {
+        return inner.loadRows(from, to, manager);
+      }
+    };
+  }
+}
