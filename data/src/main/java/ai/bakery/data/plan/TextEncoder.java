@@ -1,0 +1,7 @@
+package ai.bakery.data.plan;
+
+/** Text to token ids without special tokens (the tokenizer's plain encode). */
+@FunctionalInterface
+public interface TextEncoder {
+  int[] encode(String text);
+}
