@@ -1,0 +1,159 @@
+package ai.bakery.actors.coordinator;
+
+import ai.bakery.actors.CborSerializable;
+import ai.bakery.actors.job.BatchId;
+import ai.bakery.actors.job.JobEffect;
+import ai.bakery.actors.job.JobEvent;
+import ai.bakery.actors.job.JobLogic;
+import ai.bakery.actors.job.JobPolicy;
+import ai.bakery.actors.worker.Worker;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * Owns the job: membership and ranks, the step counter and the data ledger. The decisions live in
+ * {@link JobLogic}; this actor only turns messages into its events and its effects into messages, and saves
+ * the job snapshot after every commit so a successor singleton resumes it. Workers are death-watched: a
+ * worker that stops or whose node is removed from the cluster counts as failed.
+ */
+public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
+
+  public sealed interface Command extends CborSerializable {}
+
+  /** A worker offers itself for a rank. */
+  public record Register(String worker, ActorRef<Worker.Command> replyTo) implements Command {}
+
+  /** A worker got a preemption notice and leaves after its step. */
+  public record Leaving(String worker) implements Command {}
+
+  public record GroupReady(String worker, long generation) implements Command {}
+
+  public record StepDone(String worker, long generation, long step) implements Command {}
+
+  public record StepFailed(String worker, long generation, long step, String reason) implements Command {}
+
+  /** Data shards announce batches they can serve. */
+  public record BatchesReady(List<BatchId> batches) implements Command {}
+
+  public enum DataEnd implements Command {
+    INSTANCE
+  }
+
+  public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+  public record Status(String phase, long generation, long committedStep, List<String> members, int queued)
+      implements CborSerializable {}
+
+  private record WorkerTerminated(String worker) implements Command {}
+
+  private enum Tick implements Command {
+    INSTANCE
+  }
+
+  public static Behavior<Command> create(JobPolicy policy, JobStore store, Duration tickEvery) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, policy, store, tickEvery)));
+  }
+
+  private final JobLogic logic;
+  private final JobStore store;
+  private final Map<String, ActorRef<Worker.Command>> workers = new HashMap<>();
+
+  private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, JobPolicy policy, JobStore store,
+      Duration tickEvery) {
+    super(ctx);
+    this.store = store;
+    this.logic = store.load()
+        .map(s -> {
+          ctx.getLog().info("resuming job at step {} (generation {})", s.committedStep(), s.generation());
+          return s.resume(policy, System::currentTimeMillis);
+        })
+        .orElseGet(() -> new JobLogic(policy, System::currentTimeMillis));
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, tickEvery);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Register.class, this::onRegister)
+        .onMessage(Leaving.class, m -> apply(new JobEvent.WorkerDown(m.worker(), true)))
+        .onMessage(GroupReady.class, m -> apply(new JobEvent.GroupReady(m.worker(), m.generation())))
+        .onMessage(StepDone.class, m -> apply(new JobEvent.StepDone(m.worker(), m.generation(), m.step())))
+        .onMessage(StepFailed.class,
+            m -> apply(new JobEvent.StepFailed(m.worker(), m.generation(), m.step(), m.reason())))
+        .onMessage(BatchesReady.class, m -> apply(new JobEvent.BatchesReady(m.batches())))
+        .onMessage(DataEnd.class, m -> apply(new JobEvent.DataEnd()))
+        .onMessage(WorkerTerminated.class, this::onTerminated)
+        .onMessage(Tick.class, m -> apply(new JobEvent.Tick()))
+        .onMessage(GetStatus.class, this::onGetStatus)
+        .build();
+  }
+
+  private Behavior<Command> onRegister(Register m) {
+    ActorRef<Worker.Command> previous = workers.put(m.worker(), m.replyTo());
+    if (previous == null || !previous.equals(m.replyTo())) {
+      getContext().watchWith(m.replyTo(), new WorkerTerminated(m.worker()));
+    }
+    return apply(new JobEvent.WorkerUp(m.worker()));
+  }
+
+  private Behavior<Command> onTerminated(WorkerTerminated m) {
+    getContext().getLog().warn("worker {} is gone", m.worker());
+    workers.remove(m.worker());
+    return apply(new JobEvent.WorkerDown(m.worker(), false));
+  }
+
+  private Behavior<Command> onGetStatus(GetStatus m) {
+    m.replyTo().tell(new Status(logic.phaseName(), logic.generation(), logic.committedStep(),
+        new ArrayList<>(workers.keySet()), logic.ledger().available()));
+    return this;
+  }
+
+  private Behavior<Command> apply(JobEvent event) {
+    for (JobEffect fx : logic.handle(event)) {
+      perform(fx);
+    }
+    return this;
+  }
+
+  private void perform(JobEffect fx) {
+    if (fx instanceof JobEffect.FormGroup f) {
+      getContext().getLog().info("generation {}: ranks {} from step {}", f.generation(), f.ranks(), f.committedStep());
+      for (String w : f.ranks()) {
+        tell(w, new Worker.FormGroup(f.generation(), f.ranks(), f.committedStep()));
+      }
+    } else if (fx instanceof JobEffect.RunStep r) {
+      r.assignment().forEach((w, batches) -> tell(w, new Worker.RunStep(r.generation(), r.step(), batches)));
+    } else if (fx instanceof JobEffect.Commit c) {
+      store.save(logic.snapshot());
+      for (ActorRef<Worker.Command> ref : workers.values()) {
+        ref.tell(new Worker.Commit(c.step()));
+      }
+    } else if (fx instanceof JobEffect.AbortStep a) {
+      getContext().getLog().warn("step {} aborted: {}", a.step(), a.reason());
+      for (ActorRef<Worker.Command> ref : workers.values()) {
+        ref.tell(new Worker.Abort(a.generation(), a.step()));
+      }
+    } else if (fx instanceof JobEffect.Waiting w) {
+      getContext().getLog().warn("waiting for workers: {} of at least {}", w.workers(), w.minWorkers());
+    } else if (fx instanceof JobEffect.Release r) {
+      tell(r.worker(), Worker.Release.INSTANCE);
+    }
+  }
+
+  private void tell(String worker, Worker.Command msg) {
+    ActorRef<Worker.Command> ref = workers.get(worker);
+    if (ref != null) {
+      ref.tell(msg);
+    }
+  }
+}

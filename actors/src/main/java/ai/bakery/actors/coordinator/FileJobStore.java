@@ -1,0 +1,54 @@
+package ai.bakery.actors.coordinator;
+
+import ai.bakery.actors.job.JobSnapshot;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+
+/**
+ * The job snapshot as one JSON file on shared storage, replaced atomically (write temp, fsync, rename), so a
+ * reader sees either the old or the new snapshot, never a torn one.
+ */
+public final class FileJobStore implements JobStore {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final Path file;
+
+  public FileJobStore(Path file) {
+    this.file = file;
+  }
+
+  @Override
+  public Optional<JobSnapshot> load() {
+    if (!Files.exists(file)) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(JSON.readValue(file.toFile(), JobSnapshot.class));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read job snapshot " + file, e);
+    }
+  }
+
+  @Override
+  public void save(JobSnapshot snapshot) {
+    try {
+      Files.createDirectories(file.toAbsolutePath().getParent());
+      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      byte[] bytes = JSON.writeValueAsBytes(snapshot);
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING)) {
+        ch.write(java.nio.ByteBuffer.wrap(bytes));
+        ch.force(true);
+      }
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write job snapshot " + file, e);
+    }
+  }
+}

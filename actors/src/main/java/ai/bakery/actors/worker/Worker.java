@@ -1,0 +1,135 @@
+package ai.bakery.actors.worker;
+
+import ai.bakery.actors.CborSerializable;
+import ai.bakery.actors.coordinator.Coordinator;
+import ai.bakery.actors.job.BatchId;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * One per device. Takes orders from the coordinator and drives a {@link StepExecutor}; the executor's long
+ * work runs off this actor's thread and comes back as private messages. Orders of an older generation than
+ * the one it is in are ignored.
+ */
+public final class Worker extends AbstractBehavior<Worker.Command> {
+
+  public sealed interface Command extends CborSerializable {}
+
+  public record FormGroup(long generation, List<String> ranks, long committedStep) implements Command {}
+
+  public record RunStep(long generation, long step, List<BatchId> batches) implements Command {}
+
+  public record Commit(long step) implements Command {}
+
+  public record Abort(long generation, long step) implements Command {}
+
+  /** The coordinator no longer needs this worker (after a graceful leave). */
+  public enum Release implements Command {
+    INSTANCE
+  }
+
+  /** A preemption notice (SIGTERM): finish the step in flight, then go. */
+  public enum Preempted implements Command {
+    INSTANCE
+  }
+
+  private record GroupFormed(long generation, String error) implements Command {}
+
+  private record StepComputed(long generation, long step, String error) implements Command {}
+
+  public static Behavior<Command> create(String id, ActorRef<Coordinator.Command> coordinator, StepExecutor executor) {
+    return Behaviors.setup(ctx -> new Worker(ctx, id, coordinator, executor));
+  }
+
+  private final String id;
+  private final ActorRef<Coordinator.Command> coordinator;
+  private final StepExecutor executor;
+  private long generation = -1;
+
+  private Worker(ActorContext<Command> ctx, String id, ActorRef<Coordinator.Command> coordinator,
+      StepExecutor executor) {
+    super(ctx);
+    this.id = id;
+    this.coordinator = coordinator;
+    this.executor = executor;
+    coordinator.tell(new Coordinator.Register(id, ctx.getSelf()));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(FormGroup.class, this::onFormGroup)
+        .onMessage(GroupFormed.class, this::onGroupFormed)
+        .onMessage(RunStep.class, this::onRunStep)
+        .onMessage(StepComputed.class, this::onStepComputed)
+        .onMessage(Commit.class, this::onCommit)
+        .onMessage(Abort.class, this::onAbort)
+        .onMessage(Preempted.class, this::onPreempted)
+        .onMessage(Release.class, m -> Behaviors.stopped())
+        .build();
+  }
+
+  private Behavior<Command> onFormGroup(FormGroup m) {
+    if (m.generation() < generation) {
+      return this;
+    }
+    generation = m.generation();
+    int rank = m.ranks().indexOf(id);
+    getContext().pipeToSelf(executor.formGroup(m.generation(), rank, m.ranks(), m.committedStep()),
+        (ok, err) -> new GroupFormed(m.generation(), err == null ? null : String.valueOf(err.getMessage())));
+    return this;
+  }
+
+  private Behavior<Command> onGroupFormed(GroupFormed m) {
+    if (m.generation() != generation) {
+      return this;
+    }
+    if (m.error() != null) {
+      getContext().getLog().warn("{}: forming generation {} failed: {}", id, m.generation(), m.error());
+      return this; // the coordinator's forming deadline re-forms without us; we register again
+    }
+    coordinator.tell(new Coordinator.GroupReady(id, m.generation()));
+    return this;
+  }
+
+  private Behavior<Command> onRunStep(RunStep m) {
+    if (m.generation() != generation) {
+      return this;
+    }
+    getContext().pipeToSelf(executor.computeStep(m.generation(), m.step(), m.batches()),
+        (ok, err) -> new StepComputed(m.generation(), m.step(), err == null ? null : String.valueOf(err.getMessage())));
+    return this;
+  }
+
+  private Behavior<Command> onStepComputed(StepComputed m) {
+    if (m.generation() != generation) {
+      return this;
+    }
+    if (m.error() == null) {
+      coordinator.tell(new Coordinator.StepDone(id, m.generation(), m.step()));
+    } else {
+      coordinator.tell(new Coordinator.StepFailed(id, m.generation(), m.step(), m.error()));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onCommit(Commit m) {
+    executor.commit(m.step());
+    return this;
+  }
+
+  private Behavior<Command> onAbort(Abort m) {
+    executor.abort(m.generation(), m.step());
+    return this;
+  }
+
+  private Behavior<Command> onPreempted(Preempted m) {
+    coordinator.tell(new Coordinator.Leaving(id));
+    return this;
+  }
+}
