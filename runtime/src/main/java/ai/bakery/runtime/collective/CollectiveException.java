@@ -24,15 +24,23 @@ public class CollectiveException extends RuntimeException {
   }
 
   private final Reason reason;
+  private final String detail;
 
   public CollectiveException(Reason reason, String message) {
     super(reason + ": " + message);
     this.reason = reason;
+    this.detail = message;
   }
 
   public CollectiveException(Reason reason, String message, Throwable cause) {
     super(reason + ": " + message, cause);
     this.reason = reason;
+    this.detail = message;
+  }
+
+  /** The same failure rethrown on another thread, so its stack shows the caller too. */
+  public CollectiveException(CollectiveException original) {
+    this(original.reason, original.detail, original);
   }
 
   public Reason reason() {
