@@ -20,14 +20,51 @@ public final class DataLedger {
   private final Set<BatchId> trained = new HashSet<>();
   private final Deque<BatchId> queue = new ArrayDeque<>();
   private final Set<BatchId> known = new HashSet<>();
+  private final Map<BatchId, String> positionsAfter = new java.util.HashMap<>();
 
   /** Offers new batches; ones already queued, in flight or trained are ignored (redelivery is harmless). */
   public void offer(List<BatchId> batches) {
-    for (BatchId b : batches) {
+    offer(batches, java.util.Collections.nCopies(batches.size(), ""));
+  }
+
+  /** Offers batches, each with the shard's data position right after packing it. */
+  public void offer(List<BatchId> batches, List<String> positionAfter) {
+    for (int i = 0; i < batches.size(); i++) {
+      BatchId b = batches.get(i);
       if (known.add(b)) {
         queue.addLast(b);
+        positionsAfter.put(b, positionAfter.get(i));
       }
     }
+  }
+
+  /**
+   * Forgets a lost shard's batches that are not trained (queued ones; the caller gives in-flight ones back
+   * first) and says where its replacement resumes: from the data position after the batch before its first
+   * untrained one, skipping later batches that were trained.
+   */
+  public JobEffect.RestartShard dropShard(String shard) {
+    long firstUntrained = Long.MAX_VALUE;
+    long next = 0;
+    for (BatchId b : known) {
+      if (b.shard().equals(shard)) {
+        next = Math.max(next, b.seq() + 1);
+        if (!trained.contains(b)) {
+          firstUntrained = Math.min(firstUntrained, b.seq());
+        }
+      }
+    }
+    long from = firstUntrained == Long.MAX_VALUE ? next : firstUntrained;
+    Set<Long> skip = new java.util.TreeSet<>();
+    for (BatchId b : trained) {
+      if (b.shard().equals(shard) && b.seq() > from) {
+        skip.add(b.seq());
+      }
+    }
+    queue.removeIf(b -> b.shard().equals(shard) && !trained.contains(b));
+    known.removeIf(b -> b.shard().equals(shard) && !trained.contains(b));
+    String position = from == 0 ? "" : positionsAfter.getOrDefault(new BatchId(shard, from - 1), "");
+    return new JobEffect.RestartShard(shard, from, position, skip);
   }
 
   public int available() {

@@ -17,6 +17,13 @@ public sealed interface JobEffect {
   /** The step in flight is abandoned; its batches will be served again. */
   record AbortStep(long generation, long step, String reason) implements JobEffect {}
 
+  /**
+   * Start a replacement for a lost data shard: it packs again from {@code position} (empty: from the
+   * start), numbering batches from {@code fromSeq}, and does not serve the seqs in {@code alreadyTrained}.
+   */
+  record RestartShard(String shard, long fromSeq, String position, java.util.Set<Long> alreadyTrained)
+      implements JobEffect {}
+
   /** Too few workers: the job waits rather than dies. */
   record Waiting(int workers, int minWorkers) implements JobEffect {}
 

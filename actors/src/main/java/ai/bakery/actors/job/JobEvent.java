@@ -19,12 +19,26 @@ public sealed interface JobEvent {
   /** A worker could not finish the step (collective error, non-finite loss handled elsewhere). */
   record StepFailed(String worker, long generation, long step, String reason) implements JobEvent {}
 
-  /** Data shards announce batches packed and ready to serve. */
-  record BatchesReady(List<BatchId> batches) implements JobEvent {
+  /**
+   * A data shard announces batches packed and ready to serve, each with the shard's opaque data position
+   * right after packing it (a replacement shard resumes from there).
+   */
+  record BatchesReady(List<BatchId> batches, List<String> positions) implements JobEvent {
     public BatchesReady {
       batches = List.copyOf(batches);
+      positions = List.copyOf(positions);
+      if (positions.size() != batches.size()) {
+        throw new IllegalArgumentException(batches.size() + " batches but " + positions.size() + " positions");
+      }
+    }
+
+    public BatchesReady(List<BatchId> batches) {
+      this(batches, java.util.Collections.nCopies(batches.size(), ""));
     }
   }
+
+  /** A data shard died: its untrained batches cannot be fetched any more and must be packed again. */
+  record ShardLost(String shard) implements JobEvent {}
 
   /** The data shards have served every batch of the epoch: a last, partial step may run. */
   record DataEnd() implements JobEvent {}

@@ -73,6 +73,8 @@ public final class JobLogic {
       onStepFailed(e, out);
     } else if (event instanceof BatchesReady e) {
       onBatches(e, out);
+    } else if (event instanceof JobEvent.ShardLost e) {
+      onShardLost(e, out);
     } else if (event instanceof JobEvent.DataEnd) {
       dataEnded = true;
       if (phase instanceof Idle) {
@@ -158,8 +160,21 @@ public final class JobLogic {
     formGroup(out);
   }
 
+  private void onShardLost(JobEvent.ShardLost e, List<JobEffect> out) {
+    // A step fetching from the dead shard cannot finish: abort it so its batches are packed again.
+    if (phase instanceof Stepping s && s.assignment().values().stream()
+        .anyMatch(bs -> bs.stream().anyMatch(b -> b.shard().equals(e.shard())))) {
+      abortStep(s, "data shard " + e.shard() + " lost", out);
+      out.add(ledger.dropShard(e.shard()));
+      formGroup(out); // a new generation, so late reports of the abandoned attempt are ignored
+    } else {
+      out.add(ledger.dropShard(e.shard()));
+    }
+    dataEnded = false;
+  }
+
   private void onBatches(BatchesReady e, List<JobEffect> out) {
-    ledger.offer(e.batches());
+    ledger.offer(e.batches(), e.positions());
     if (phase instanceof Idle) {
       startStepIfPossible(out);
     }

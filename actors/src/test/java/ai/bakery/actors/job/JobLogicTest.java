@@ -136,6 +136,27 @@ class JobLogicTest {
   }
 
   @Test
+  void lostDataShardIsReplacedFromTheFirstUntrainedBatch() {
+    JobEffect.FormGroup g = formTwo();
+    List<BatchId> xs = batches(0, 6).stream().map(b -> new BatchId("x", b.seq())).toList();
+    logic.handle(new JobEvent.BatchesReady(xs, List.of("p0", "p1", "p2", "p3", "p4", "p5")));
+    logic.handle(new JobEvent.GroupReady("a", g.generation()));
+    logic.handle(new JobEvent.GroupReady("b", g.generation()));
+    logic.handle(new JobEvent.StepDone("a", g.generation(), 1));
+    logic.handle(new JobEvent.StepDone("b", g.generation(), 1)); // x#0, x#1 trained; step 2 runs x#2, x#3
+    List<JobEffect> fx = logic.handle(new JobEvent.ShardLost("x"));
+    assertInstanceOf(JobEffect.AbortStep.class, fx.get(0));
+    assertEquals(new JobEffect.RestartShard("x", 2, "p1", java.util.Set.of()), fx.get(1));
+    JobEffect.FormGroup g2 = formed(fx);
+    assertTrue(g2.generation() > g.generation());
+    // The replacement re-announces x#2.. with the same ids; they are trained once.
+    logic.handle(new JobEvent.BatchesReady(xs.subList(2, 6), List.of("p2", "p3", "p4", "p5")));
+    logic.handle(new JobEvent.GroupReady("a", g2.generation()));
+    JobEffect.RunStep again = ran(logic.handle(new JobEvent.GroupReady("b", g2.generation())));
+    assertEquals(List.of(new BatchId("x", 2)), again.assignment().get("a"));
+  }
+
+  @Test
   void ledgerRefusesDoubleTraining() {
     DataLedger l = new DataLedger();
     l.commit(1, batches(0, 2));

@@ -90,6 +90,7 @@ class JobSimulationTest {
     int produced;
     boolean failedOver;
     long dataEndAt = Long.MAX_VALUE;
+    int shardRestarts;
 
     Sim(long seed) {
       rnd = new Random(seed);
@@ -136,6 +137,9 @@ class JobSimulationTest {
       at(300 + rnd.nextInt(3000), this::leaveRandom);
       if (rnd.nextBoolean()) {
         at(500 + rnd.nextInt(2500), this::failOver);
+      }
+      if (rnd.nextBoolean()) {
+        at(200 + rnd.nextInt(1500), () -> feed(new JobEvent.ShardLost("shard-1")));
       }
       // A replacement keeps the world at the minimum eventually.
       at(4000, () -> startWorker(now));
@@ -255,6 +259,17 @@ class JobSimulationTest {
         for (Worker w : workers.values()) {
           w.pendingGradient = null;
         }
+      } else if (fx instanceof JobEffect.RestartShard r) {
+        // The replacement packs again from the recorded position: the same batches, the same ids.
+        List<BatchId> again = new ArrayList<>();
+        for (long seq = r.fromSeq(); seq < produced; seq++) {
+          if (("shard-" + (seq % 2)).equals(r.shard()) && !r.alreadyTrained().contains(seq)) {
+            again.add(new BatchId(r.shard(), seq));
+          }
+        }
+        at(now + 50, () -> feed(new JobEvent.BatchesReady(again)));
+        at(Math.max(dataEndAt, now + 60), () -> feed(new JobEvent.DataEnd())); // the replacement ends too
+        shardRestarts++;
       } else if (fx instanceof JobEffect.Release rel) {
         Worker w = workers.get(rel.worker());
         w.alive = false;
