@@ -1,0 +1,67 @@
+package ai.bakery.actors;
+
+import ai.bakery.actors.coordinator.Coordinator;
+import ai.bakery.actors.coordinator.JobStore;
+import ai.bakery.actors.job.JobPolicy;
+import ai.bakery.actors.worker.StepExecutor;
+import ai.bakery.actors.worker.Worker;
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
+import org.apache.pekko.cluster.typed.SingletonActor;
+
+/**
+ * One JVM of a Bakery cluster. Every node reaches the coordinator through the cluster singleton proxy; the
+ * singleton itself runs on the oldest node with role {@code coordinator}, restarted with back-off if it
+ * fails and moved to the next oldest such node if that node goes, resuming the job from its {@link JobStore}.
+ */
+public final class BakeryNode implements AutoCloseable {
+  public static final String COORDINATOR = "coordinator";
+  public static final String WORKER = "worker";
+  public static final String DATA = "data";
+
+  private final ActorSystem<Void> system;
+  private final ActorRef<Coordinator.Command> coordinator;
+
+  public BakeryNode(String clusterName, Config config, JobPolicy policy, JobStore store) {
+    this.system = ActorSystem.create(Behaviors.empty(), clusterName, config);
+    Config c = system.settings().config().getConfig("bakery.cluster");
+    Duration tick = c.getDuration("tick-interval");
+    Behavior<Coordinator.Command> supervised = Behaviors.supervise(Coordinator.create(policy, store, tick))
+        .onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
+    this.coordinator = ClusterSingleton.get(system).init(
+        SingletonActor.of(supervised, COORDINATOR)
+            .withSettings(ClusterSingletonSettings.create(system).withRole(COORDINATOR)));
+  }
+
+  /** Starts a worker actor on this node (role worker). */
+  public ActorRef<Worker.Command> startWorker(String id, StepExecutor executor) {
+    return system.systemActorOf(Worker.create(id, coordinator, executor), "worker-" + id,
+        org.apache.pekko.actor.typed.Props.empty());
+  }
+
+  public ActorRef<Coordinator.Command> coordinator() {
+    return coordinator;
+  }
+
+  public ActorSystem<Void> system() {
+    return system;
+  }
+
+  public List<String> roles() {
+    return List.copyOf(system.settings().config().getStringList("pekko.cluster.roles"));
+  }
+
+  @Override
+  public void close() {
+    system.terminate();
+    system.getWhenTerminated().toCompletableFuture().join();
+  }
+}
