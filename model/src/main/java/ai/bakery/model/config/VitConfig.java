@@ -1,5 +1,6 @@
 package ai.bakery.model.config;
 
+import ai.bakery.model.nn.Activations;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -28,10 +29,6 @@ public record VitConfig(
     @JsonProperty("layer_norm_eps") double layerNormEps,
     @JsonProperty("attention_dropout") double attentionDropout,
     @JsonProperty("rope") boolean rope) {
-
-  /** Activations the vision MLP implements. */
-  public static final java.util.Set<String> KNOWN_ACTIVATIONS =
-      java.util.Set.of("gelu_pytorch_tanh", "gelu_new", "gelu", "quick_gelu", "relu", "silu");
 
   /** SigLIP so400m-patch14-980 as BAGEL-7B-MoT uses it (before dropping layers for vit_select_layer). */
   public static final VitConfig SO400M_980 =
@@ -78,8 +75,9 @@ public record VitConfig(
     if (attentionDropout < 0 || attentionDropout >= 1) {
       throw new ConfigException("vit config: attention_dropout must be in [0, 1), got " + attentionDropout);
     }
-    if (!KNOWN_ACTIVATIONS.contains(hiddenAct)) {
-      throw new ConfigException("vit config: hidden_act '" + hiddenAct + "' is not one of " + KNOWN_ACTIVATIONS);
+    if (!Activations.KNOWN.contains(hiddenAct)) {
+      throw new ConfigException("vit config: hidden_act '" + hiddenAct + "' is not one of "
+          + Activations.KNOWN);
     }
   }
 
