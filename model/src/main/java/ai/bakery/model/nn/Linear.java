@@ -75,6 +75,18 @@ public final class Linear {
     }
   }
 
+  /** x W^T with a weight owned elsewhere (a tied lm_head reads the embedding table). @param x (..., in) */
+  public static NDArray project(NDArray x, Parameter weight, Precision precision) {
+    NDArray xa = precision.activation(x);
+    try {
+      return Weights.with(precision, weight, w -> Torch.adopt(torch.linear(Torch.view(xa), Torch.view(w)), x.getManager()));
+    } finally {
+      if (xa != x) {
+        xa.close();
+      }
+    }
+  }
+
   public Parameter weight() {
     return weight;
   }

@@ -1,0 +1,125 @@
+package ai.bakery.model.llm;
+
+import ai.bakery.model.attention.AttentionKernel;
+import ai.bakery.model.attention.PackLayout;
+import ai.bakery.model.config.LlmConfig;
+import ai.bakery.model.nn.Embedding;
+import ai.bakery.model.nn.Init;
+import ai.bakery.model.nn.Linear;
+import ai.bakery.model.nn.RmsNorm;
+import ai.bakery.model.nn.Rope;
+import ai.bakery.model.tensor.Parameter;
+import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.tensor.Precision;
+import ai.djl.ndarray.NDArray;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * BAGEL's language model (the reference's Qwen2ForCausalLM over its packed Qwen2Model): token embedding,
+ * decoder layers, final norm ({@code norm_moe_gen} for generation tokens when layers route tokens) and the LM
+ * head. Names under {@code prefix} (BAGEL: {@code language_model}): {@code .model.embed_tokens.weight},
+ * {@code .model.layers.i.*}, {@code .model.norm.weight}, {@code .model.norm_moe_gen.weight},
+ * {@code .lm_head.weight} (absent when tied to the embedding).
+ */
+public final class Qwen2Model {
+  private final LlmConfig cfg;
+  private final ParameterStore store;
+  private final String prefix;
+  private final Precision precision;
+  private final Embedding embedTokens;
+  private final List<DecoderLayer> layers = new ArrayList<>();
+  private final RmsNorm norm;
+  private final RmsNorm normGen;
+  private final Linear lmHead;
+  private final Rope rope;
+
+  public Qwen2Model(LlmConfig cfg, ParameterStore store, String prefix, Init init, Precision precision) {
+    this.cfg = cfg;
+    this.store = store;
+    this.prefix = prefix;
+    this.precision = precision;
+    String base = prefix + ".model";
+    embedTokens = new Embedding(store, base + ".embed_tokens", cfg.vocabSize(), cfg.hiddenSize(), init,
+        cfg.initializerRange(), precision);
+    for (int i = 0; i < cfg.numHiddenLayers(); i++) {
+      layers.add(DecoderLayer.create(store, base + ".layers." + i, cfg, init, precision));
+    }
+    norm = new RmsNorm(store, base + ".norm", cfg.hiddenSize(), cfg.rmsNormEps(), precision);
+    normGen = cfg.routesTokens()
+        ? new RmsNorm(store, base + ".norm_moe_gen", cfg.hiddenSize(), cfg.rmsNormEps(), precision)
+        : null;
+    lmHead = cfg.tieWordEmbeddings()
+        ? null
+        : Linear.normal(store, prefix + ".lm_head", cfg.hiddenSize(), cfg.vocabSize(), false, init,
+            cfg.initializerRange(), precision);
+    rope = new Rope(cfg.headDim(), cfg.ropeTheta());
+  }
+
+  /** @param ids (N) token ids @return (N, hidden) */
+  public NDArray embed(NDArray ids) {
+    return embedTokens.forward(ids);
+  }
+
+  /**
+   * The training forward over one pack.
+   *
+   * @param packedSequence (T, hidden) input embeddings in pack order
+   * @param packedPositionIds (T) RoPE positions
+   * @param routing und/gen split of the T tokens (ignored by plain Qwen2 layers)
+   * @param layout samples and attention splits of the pack
+   * @param kernel attention core
+   * @return (T, hidden) final hidden states after the final norm(s)
+   */
+  public NDArray forward(NDArray packedSequence, NDArray packedPositionIds, TokenRouting routing, PackLayout layout,
+      AttentionKernel kernel) {
+    NDArray x = packedSequence;
+    boolean routed = cfg.routesTokens();
+    if (routed && cfg.freezeUnd()) {
+      x = routing.route(x, NDArray::stopGradient, g -> g);
+    }
+    PackContext ctx = new PackContext(routing, rope.table(packedPositionIds), layout, kernel);
+    for (DecoderLayer layer : layers) {
+      x = layer.forward(x, ctx);
+    }
+    if (!routed) {
+      return norm.forward(x);
+    }
+    return routing.route(x, rows -> frozen(norm.forward(rows)), normGen::forward);
+  }
+
+  /** @param hidden (N, hidden) @return (N, vocab) logits */
+  public NDArray lmHead(NDArray hidden) {
+    return lmHead == null ? Linear.project(hidden, embedTokens.weight(), precision) : lmHead.forward(hidden);
+  }
+
+  /**
+   * The reference's {@code init_moe}: every {@code *_moe_gen} weight becomes a copy of its understanding
+   * twin. Call after loading a plain LLM checkpoint; returns how many weights were copied.
+   */
+  public int copyInitMoe() {
+    int n = 0;
+    String start = prefix + ".";
+    for (Map.Entry<String, Parameter> e : store.all().entrySet()) {
+      String name = e.getKey();
+      if (name.startsWith(start) && name.contains("_moe_gen")) {
+        e.getValue().copyFrom(store.get(name.replace("_moe_gen", "")).value());
+        n++;
+      }
+    }
+    return n;
+  }
+
+  public LlmConfig config() {
+    return cfg;
+  }
+
+  public String prefix() {
+    return prefix;
+  }
+
+  private NDArray frozen(NDArray undRows) {
+    return cfg.freezeUnd() ? undRows.stopGradient() : undRows;
+  }
+}
