@@ -47,7 +47,7 @@ class ReferenceFlagsTest {
     flag("prefetch_factor", "3", "3", "data.prefetch_factor");
     flag("num_workers", "1", "1", "runtime.num_workers");
     flag("max_num_tokens_per_sample", "8192", "8192", "data.packing.max_num_tokens_per_sample");
-    flag("max_num_tokens", "20000", "20000", "data.packing.max_num_tokens");
+    flag("max_num_tokens", "40000", "40000", "data.packing.max_num_tokens");
     flag("prefer_buffer_before", "4096", "4096", "data.packing.prefer_buffer_before");
     flag("max_buffer_size", "7", "7", "data.packing.max_buffer_size");
     flag("data_seed", "7", "7", "data.data_seed");
