@@ -1,0 +1,258 @@
+package ai.bakery.data;
+
+import ai.bakery.data.pack.PackedBatch;
+import ai.bakery.data.plan.SpecialTokens;
+import ai.bakery.data.shard.DataPosition;
+import ai.bakery.data.shard.GroupSpec;
+import ai.bakery.data.shard.LoaderWorker;
+import ai.bakery.data.shard.ShardAssignment;
+import ai.bakery.data.shard.ShardSlot;
+import ai.bakery.data.shard.WorkerPosition;
+import ai.bakery.data.source.SkipCounter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The packed batches one rank trains on, in a fixed order: its {@code num_workers} loader workers each pack
+ * their share of the data on a background thread (bounded by {@code prefetch} packs each) and packs are
+ * taken from the workers in turn, as the reference's DataLoader does. {@link #position()} after any
+ * {@link #next()} restores, in a fresh pipeline, to exactly the packs that would have come next.
+ *
+ * <pre>{@code
+ * try (DataPipeline data = DataPipeline.builder()
+ *     .setGroups(groups).setConfig(config).setTokens(tokens)
+ *     .setRank(rank, worldSize).optRestore(savedPosition).build()) {
+ *   PackedBatch batch = data.next();
+ *   DataPosition position = data.position(); // save with the checkpoint
+ * }
+ * }</pre>
+ */
+public final class DataPipeline implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DataPipeline.class);
+
+  private final int rank;
+  private final int worldSize;
+  private final List<String> groupNames;
+  private final SkipCounter skips;
+  private final List<Lane> lanes = new ArrayList<>();
+  private final WorkerPosition[] delivered;
+  private int nextWorker;
+  private volatile boolean closed;
+
+  private DataPipeline(Builder b) throws IOException {
+    this.rank = b.rank;
+    this.worldSize = b.worldSize;
+    this.skips = b.skips != null ? b.skips : new SkipCounter();
+    this.groupNames = b.groups.stream().map(GroupSpec::name).toList();
+    int workers = b.config.numWorkers();
+    DataPosition restore = b.restore;
+    if (restore != null) {
+      checkCompatible(restore, workers);
+    }
+    List<List<ShardSlot>> used = new ArrayList<>();
+    for (GroupSpec g : b.groups) {
+      used.add(ShardAssignment.usedSlots(g.name(), g.datasets(), g.shuffleLines(), g.shuffleSeed()));
+    }
+    delivered = new WorkerPosition[workers];
+    try {
+      for (int w = 0; w < workers; w++) {
+        List<List<ShardSlot>> mine = new ArrayList<>();
+        for (int g = 0; g < b.groups.size(); g++) {
+          mine.add(ShardAssignment.forWorker(b.groups.get(g).name(), used.get(g), b.config.dataSeed(), rank,
+              worldSize, w, workers));
+        }
+        WorkerPosition start = restore == null ? null : restore.workers().get(w);
+        LoaderWorker worker = new LoaderWorker(b.config, b.tokens, b.groups, mine, rank, w, skips, start);
+        delivered[w] = worker.position();
+        lanes.add(new Lane(worker, b.config.prefetch(), "bakery-data-r" + rank + "-w" + w));
+      }
+    } catch (RuntimeException e) {
+      lanes.forEach(Lane::stop);
+      throw e;
+    }
+    nextWorker = restore == null ? 0 : restore.nextWorker();
+    lanes.forEach(Lane::start);
+  }
+
+  private void checkCompatible(DataPosition p, int workers) {
+    if (p.worldSize() != worldSize || p.numWorkers() != workers || p.rank() != rank) {
+      throw new IllegalArgumentException("the data position was taken at rank " + p.rank() + " of " + p.worldSize()
+          + " with " + p.numWorkers() + " loader workers; this pipeline is rank " + rank + " of " + worldSize
+          + " with " + workers + ": an exact data resume needs the same layout (start the data fresh otherwise)");
+    }
+    if (!p.groups().equals(groupNames)) {
+      throw new IllegalArgumentException("the data position's groups " + p.groups() + " differ from the dataset"
+          + " yaml's " + groupNames);
+    }
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The next pack; blocks while the worker whose turn it is prepares it. */
+  public PackedBatch next() {
+    if (closed) {
+      throw new IllegalStateException("data pipeline is closed");
+    }
+    int w = nextWorker;
+    Produced p = lanes.get(w).take();
+    delivered[w] = p.after;
+    nextWorker = (w + 1) % lanes.size();
+    return p.batch;
+  }
+
+  /** Where this rank stands after the last pack {@link #next()} returned; save it with the checkpoint. */
+  public DataPosition position() {
+    return new DataPosition(DataPosition.VERSION, rank, worldSize, lanes.size(), groupNames, nextWorker,
+        List.of(delivered));
+  }
+
+  /** Skipped samples per reason, over all workers, since this pipeline started. */
+  public SkipCounter skips() {
+    return skips;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    lanes.forEach(Lane::stop);
+  }
+
+  private record Produced(PackedBatch batch, WorkerPosition after, RuntimeException error) {}
+
+  /** A worker on its own thread, feeding a bounded queue. */
+  private static final class Lane {
+    private final LoaderWorker worker;
+    private final BlockingQueue<Produced> queue;
+    private final Thread thread;
+
+    Lane(LoaderWorker worker, int prefetch, String name) {
+      this.worker = worker;
+      this.queue = new ArrayBlockingQueue<>(prefetch);
+      this.thread = new Thread(this::run, name);
+      thread.setDaemon(true);
+    }
+
+    void start() {
+      thread.start();
+    }
+
+    private void run() {
+      try {
+        while (!Thread.currentThread().isInterrupted()) {
+          PackedBatch b = worker.nextPack();
+          queue.put(new Produced(b, worker.position(), null));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (RuntimeException e) {
+        LOG.error("data worker {} failed", thread.getName(), e);
+        queue.offer(new Produced(null, null, e));
+      } finally {
+        worker.close();
+      }
+    }
+
+    Produced take() {
+      try {
+        Produced p = queue.take();
+        if (p.error != null) {
+          queue.offer(p); // every later call fails the same way
+          throw new IllegalStateException("data worker " + thread.getName() + " failed: " + p.error.getMessage(),
+              p.error);
+        }
+        return p;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for data", e);
+      }
+    }
+
+    void stop() {
+      if (thread.isAlive()) {
+        thread.interrupt();
+        try {
+          thread.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      } else if (thread.getState() == Thread.State.NEW) {
+        worker.close();
+      }
+    }
+  }
+
+  /** Builds a {@link DataPipeline}: {@code setX} required, {@code optX} optional. */
+  public static final class Builder {
+    private List<GroupSpec> groups;
+    private DataConfig config;
+    private SpecialTokens tokens;
+    private int rank;
+    private int worldSize = 1;
+    private DataPosition restore;
+    private SkipCounter skips;
+
+    /** The resolved dataset groups (see {@link ai.bakery.data.group.PipelineFactory}). */
+    public Builder setGroups(List<GroupSpec> groups) {
+      this.groups = List.copyOf(groups);
+      return this;
+    }
+
+    public Builder setConfig(DataConfig config) {
+      this.config = config;
+      return this;
+    }
+
+    /** The tokenizer's special ids (vision_start / vision_end wrap images in packs). */
+    public Builder setTokens(SpecialTokens tokens) {
+      this.tokens = tokens;
+      return this;
+    }
+
+    public Builder setRank(int rank, int worldSize) {
+      if (worldSize < 1 || rank < 0 || rank >= worldSize) {
+        throw new IllegalArgumentException("rank " + rank + " must be in [0, world size " + worldSize + ")");
+      }
+      this.rank = rank;
+      this.worldSize = worldSize;
+      return this;
+    }
+
+    /** Continue exactly where a saved position left off. */
+    public Builder optRestore(DataPosition position) {
+      this.restore = position;
+      return this;
+    }
+
+    /** Count skips into this counter (default: a new one). */
+    public Builder optSkips(SkipCounter counter) {
+      this.skips = counter;
+      return this;
+    }
+
+    /**
+     * Lists units, deals them and starts the workers.
+     *
+     * @throws IOException naming a dataset whose files cannot be listed
+     * @throws IllegalArgumentException naming a group with fewer units than ranks x workers
+     */
+    public DataPipeline build() throws IOException {
+      Objects.requireNonNull(groups, "setGroups");
+      Objects.requireNonNull(config, "setConfig");
+      Objects.requireNonNull(tokens, "setTokens");
+      if (groups.isEmpty()) {
+        throw new IllegalArgumentException("no dataset groups");
+      }
+      return new DataPipeline(this);
+    }
+  }
+}
