@@ -17,8 +17,8 @@ import java.nio.file.Path;
  * @param resumeModelOnly load only weights from {@code resume_from}: step, optimizer, schedule and data
  *     position start fresh
  * @param finetuneFromEma with {@code resume_model_only}, initialise the model from {@code ema.safetensors}
- * @param finetuneFromHf {@code resume_from} is a released BAGEL folder (configs + {@code ema.safetensors} /
- *     {@code model.safetensors}) rather than one of our step folders
+ * @param finetuneFromHf the model's configs come from a released BAGEL folder ({@code model_path}); its weights
+ *     are loaded from {@code resume_from} (normally the same folder) with {@code resume_model_only}
  * @param keepLast keep only the newest N complete checkpoints ({@code 0} keeps all)
  */
 public record CheckpointConfig(
@@ -64,9 +64,6 @@ public record CheckpointConfig(
     }
     if (keepLast < 0) {
       throw new ConfigException("checkpoint: keep_last must be >= 0 (0 keeps all), got " + keepLast);
-    }
-    if (finetuneFromHf && resumeFrom == null) {
-      throw new ConfigException("checkpoint: finetune_from_hf needs resume_from (the BAGEL model folder)");
     }
   }
 

@@ -76,23 +76,34 @@ public final class Ema implements AutoCloseable {
   }
 
   /**
-   * Sets the averaged weights from a checkpoint's EMA tensors. Names the store lacks are an error; averaged
-   * weights the map lacks keep their current value (the caller logs missing keys).
+   * Sets the averaged weights from a checkpoint's EMA tensors. Averaged weights the map lacks keep their
+   * current value; names that are not averaged here are ignored.
    */
   public void load(Map<String, NDArray> tensors) {
-    try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-      for (Map.Entry<String, NDArray> e : shadow.entrySet()) {
-        NDArray src = tensors.get(e.getKey());
-        if (src == null) {
-          continue;
-        }
-        if (!src.getShape().equals(e.getValue().getShape())) {
-          throw new IllegalArgumentException("ema tensor " + e.getKey() + " has shape " + src.getShape()
-              + ", the parameter has " + e.getValue().getShape());
-        }
-        Torch.view(e.getValue()).copy_(Torch.view(src));
-      }
+    for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+      set(e.getKey(), e.getValue());
     }
+  }
+
+  /** Sets one averaged weight; returns false (and does nothing) when {@code name} is not averaged here. */
+  public boolean set(String name, NDArray value) {
+    NDArray target = shadow.get(name);
+    if (target == null) {
+      return false;
+    }
+    if (!value.getShape().equals(target.getShape())) {
+      throw new IllegalArgumentException("ema tensor " + name + " has shape " + value.getShape()
+          + ", the parameter has " + target.getShape());
+    }
+    try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+      Torch.view(target).copy_(Torch.view(value));
+    }
+    return true;
+  }
+
+  /** Whether {@code name} has its own averaged copy (it is trainable). */
+  public boolean tracks(String name) {
+    return shadow.containsKey(name);
   }
 
   /** Restarts the average at the current weights (after the model was loaded from elsewhere). */

@@ -56,7 +56,7 @@ class ConfigRecordsTest {
     assertMessage("lr_scheduler", () -> json.readValue("{\"lr_scheduler\": \"linear\"}", ScheduleConfig.class));
     assertMessage("beta2", () -> json.readValue("{\"beta2\": 1.0}", OptimizerConfig.class));
     assertMessage("save_every", () -> json.readValue("{\"save_every\": 0}", CheckpointConfig.class));
-    assertMessage("finetune_from_hf", () -> json.readValue("{\"finetune_from_hf\": true}", CheckpointConfig.class));
+    assertMessage("keep_last", () -> json.readValue("{\"keep_last\": -1}", CheckpointConfig.class));
     assertMessage("gradient_accumulation_steps",
         () -> json.readValue("{\"gradient_accumulation_steps\": 0}", TrainLoopConfig.class));
     assertMessage("ema", () -> json.readValue("{\"ema\": 1.5}", EmaConfig.class));
