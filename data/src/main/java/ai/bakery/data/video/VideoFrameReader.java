@@ -1,8 +1,8 @@
 package ai.bakery.data.video;
 
-import ai.bakery.data.image.ImageDecoding;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,7 +11,6 @@ import org.bytedeco.ffmpeg.global.avutil;
 import org.bytedeco.javacv.FFmpegFrameGrabber;
 import org.bytedeco.javacv.Frame;
 import org.bytedeco.javacv.FrameGrabber;
-import org.bytedeco.javacv.Java2DFrameConverter;
 
 /**
  * Decodes the sampled frames of a video file with FFmpeg (JavaCPP presets through javacv's grabber). Frames
@@ -53,8 +52,8 @@ public final class VideoFrameReader {
   /** The frames at {@code indices} (sorted, repeats allowed); missing tail indices repeat the last frame. */
   public static List<BufferedImage> decode(Path video, int[] indices) throws IOException {
     List<BufferedImage> out = new ArrayList<>(indices.length);
-    try (FFmpegFrameGrabber g = new FFmpegFrameGrabber(video.toFile());
-        Java2DFrameConverter conv = new Java2DFrameConverter()) {
+    try (FFmpegFrameGrabber g = new FFmpegFrameGrabber(video.toFile())) {
+      g.setPixelFormat(avutil.AV_PIX_FMT_BGR24);
       g.start();
       int frameNo = -1;
       BufferedImage current = null;
@@ -66,7 +65,7 @@ public final class VideoFrameReader {
           }
           frameNo++;
           if (frameNo == want) {
-            current = ImageDecoding.toRgb(copyOf(conv.convert(f)));
+            current = toRgb(f, video);
           }
         }
         if (current == null) {
@@ -80,15 +79,30 @@ public final class VideoFrameReader {
     }
   }
 
-  /** The converter reuses its image between frames; keep a private copy. */
-  private static BufferedImage copyOf(BufferedImage img) {
-    BufferedImage copy = new BufferedImage(img.getWidth(), img.getHeight(), BufferedImage.TYPE_INT_RGB);
-    java.awt.Graphics g = copy.getGraphics();
-    try {
-      g.drawImage(img, 0, 0, null);
-    } finally {
-      g.dispose();
+  /** Copies a BGR24 frame into a fresh RGB image (the grabber reuses its buffers). */
+  private static BufferedImage toRgb(Frame f, Path video) throws IOException {
+    int w = f.imageWidth;
+    int h = f.imageHeight;
+    // javacv reports channels as stride / width, so padded rows look like extra channels: trust the BGR24
+    // format we asked for and use the stride only as the row pitch in bytes.
+    int stride = f.imageStride;
+    if (f.imageDepth != Frame.DEPTH_UBYTE || stride < 3 * w || !(f.image[0] instanceof ByteBuffer)) {
+      throw new IOException("unexpected frame layout (stride " + stride + " for width " + w + ", depth "
+          + f.imageDepth + ") in " + video);
     }
-    return copy;
+    ByteBuffer buf = (ByteBuffer) f.image[0];
+    BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+    int[] row = new int[w];
+    for (int y = 0; y < h; y++) {
+      int base = y * stride;
+      for (int x = 0; x < w; x++) {
+        int b = buf.get(base + 3 * x) & 0xff;
+        int gr = buf.get(base + 3 * x + 1) & 0xff;
+        int r = buf.get(base + 3 * x + 2) & 0xff;
+        row[x] = (r << 16) | (gr << 8) | b;
+      }
+      out.setRGB(0, y, w, 1, row, 0, w);
+    }
+    return out;
   }
 }

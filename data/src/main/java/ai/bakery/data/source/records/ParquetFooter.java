@@ -153,7 +153,10 @@ public final class ParquetFooter {
         case BYTE -> in.get();
         case I16, I32, I64 -> varint();
         case DOUBLE -> in.position(in.position() + 8);
-        case BINARY -> in.position(in.position() + (int) varint());
+        case BINARY -> {
+          int len = (int) varint();
+          in.position(in.position() + len);
+        }
         case LIST, SET -> {
           int[] h = listHeader();
           for (int i = 0; i < h[0]; i++) {

@@ -38,6 +38,12 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * to parquet (one row group per given group) and Arrow IPC files. Used by the example dataset and tests.
  */
 public final class RecordWriters {
+  /**
+   * Batches handed to the native parquet writer are released by its threads after {@code write} returns, so
+   * their allocator must outlive every write: one for the process, never closed.
+   */
+  private static final BufferAllocator NATIVE_WRITES = new RootAllocator();
+
   private RecordWriters() {}
 
   /**
@@ -47,9 +53,9 @@ public final class RecordWriters {
   public static void writeParquet(Path file, Schema schema, List<List<Object[]>> groups) throws IOException {
     byte[] stream = ipc(schema, groups, false);
     Path tmp = Files.createTempDirectory(file.toAbsolutePath().getParent(), ".parquet-write");
-    try (BufferAllocator allocator = new RootAllocator();
-        ArrowStreamReader reader = new ArrowStreamReader(new ByteArrayInputStream(stream), allocator)) {
-      DatasetFileWriter.write(allocator, reader, FileFormat.PARQUET, tmp.toUri().toString());
+    try (ArrowStreamReader reader = new ArrowStreamReader(new ByteArrayInputStream(stream), NATIVE_WRITES)) {
+      DatasetFileWriter.write(NATIVE_WRITES, reader, FileFormat.PARQUET, tmp.toUri().toString(), new String[0], 1,
+          "part-{i}.parquet");
       Path written;
       try (Stream<Path> s = Files.list(tmp)) {
         List<Path> files = s.filter(p -> p.toString().endsWith(".parquet")).toList();
