@@ -28,6 +28,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param numWorkers loader workers per rank; shard units are dealt to ranks x workers
  * @param prefetch packs prepared ahead on the background thread
  * @param dataSeed seed of shard shuffling, group choice, CFG dropout and timesteps
+ * @param rowsPerUnit records per shard unit of JSONL / JSON files (fixed across a run and its resumes)
  */
 public record DataConfig(
     int expectedNumTokens,
@@ -49,7 +50,8 @@ public record DataConfig(
     boolean filterOverlong,
     int numWorkers,
     int prefetch,
-    long dataSeed) {
+    long dataSeed,
+    int rowsPerUnit) {
 
   public static final String REFERENCE = "reference";
   public static final String FIRST_FIT = "first_fit";
@@ -70,6 +72,7 @@ public record DataConfig(
     positive("packing_length", packingLength);
     positive("num_workers", numWorkers);
     positive("prefetch", prefetch);
+    positive("rows_per_unit", rowsPerUnit);
     if (maxNumTokens < expectedNumTokens) {
       throw new IllegalArgumentException("max_num_tokens (" + maxNumTokens
           + ") must be >= expected_num_tokens (" + expectedNumTokens + ")");
@@ -89,7 +92,7 @@ public record DataConfig(
   /** The reference's defaults (pretraining sizes; finetuning uses 10240 / 11520 expected / max tokens). */
   public static DataConfig defaults() {
     return of(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null, null, null, null);
+        null, null, null, null, null);
   }
 
   /** Jackson entry point: absent keys take the reference's defaults. */
@@ -114,7 +117,8 @@ public record DataConfig(
       @JsonProperty("filter_overlong") Boolean filterOverlong,
       @JsonProperty("num_workers") Integer numWorkers,
       @JsonProperty("prefetch") Integer prefetch,
-      @JsonProperty("data_seed") Long dataSeed) {
+      @JsonProperty("data_seed") Long dataSeed,
+      @JsonProperty("rows_per_unit") Integer rowsPerUnit) {
     return new DataConfig(
         or(expectedNumTokens, 32768),
         or(maxNumTokens, 36864),
@@ -135,49 +139,57 @@ public record DataConfig(
         or(filterOverlong, true),
         or(numWorkers, 4),
         or(prefetch, 2),
-        or(dataSeed, 42L));
+        or(dataSeed, 42L),
+        or(rowsPerUnit, 64));
   }
 
   public DataConfig withTokens(int expected, int max, int perSample, int preferBuffer, int bufferSize) {
     return new DataConfig(expected, max, perSample, preferBuffer, bufferSize, vaeImageDownsample, maxLatentSize,
         vitPatchSize, vitMaxNumPatchPerSide, textCondDropoutProb, vitCondDropoutProb, vaeCondDropoutProb,
         interpolatePos, ceLossWeighting, packingStrategy, packingLength, filterOverlong, numWorkers, prefetch,
-        dataSeed);
+        dataSeed, rowsPerUnit);
   }
 
   public DataConfig withDropout(double text, double vit, double vae) {
     return new DataConfig(expectedNumTokens, maxNumTokens, maxNumTokensPerSample, preferBufferBefore,
         maxBufferSize, vaeImageDownsample, maxLatentSize, vitPatchSize, vitMaxNumPatchPerSide, text, vit, vae,
         interpolatePos, ceLossWeighting, packingStrategy, packingLength, filterOverlong, numWorkers, prefetch,
-        dataSeed);
+        dataSeed, rowsPerUnit);
   }
 
   public DataConfig withImageLimits(int vaeDownsample, int latentSize, int vitPatch, int vitMaxSide) {
     return new DataConfig(expectedNumTokens, maxNumTokens, maxNumTokensPerSample, preferBufferBefore,
         maxBufferSize, vaeDownsample, latentSize, vitPatch, vitMaxSide, textCondDropoutProb, vitCondDropoutProb,
         vaeCondDropoutProb, interpolatePos, ceLossWeighting, packingStrategy, packingLength, filterOverlong,
-        numWorkers, prefetch, dataSeed);
+        numWorkers, prefetch, dataSeed, rowsPerUnit);
   }
 
   public DataConfig withPacking(String strategy, int length, boolean dropOverlong) {
     return new DataConfig(expectedNumTokens, maxNumTokens, maxNumTokensPerSample, preferBufferBefore,
         maxBufferSize, vaeImageDownsample, maxLatentSize, vitPatchSize, vitMaxNumPatchPerSide, textCondDropoutProb,
         vitCondDropoutProb, vaeCondDropoutProb, interpolatePos, ceLossWeighting, strategy, length, dropOverlong,
-        numWorkers, prefetch, dataSeed);
+        numWorkers, prefetch, dataSeed, rowsPerUnit);
   }
 
   public DataConfig withLoading(int workers, int prefetchPacks, long seed) {
     return new DataConfig(expectedNumTokens, maxNumTokens, maxNumTokensPerSample, preferBufferBefore,
         maxBufferSize, vaeImageDownsample, maxLatentSize, vitPatchSize, vitMaxNumPatchPerSide, textCondDropoutProb,
         vitCondDropoutProb, vaeCondDropoutProb, interpolatePos, ceLossWeighting, packingStrategy, packingLength,
-        filterOverlong, workers, prefetchPacks, seed);
+        filterOverlong, workers, prefetchPacks, seed, rowsPerUnit);
+  }
+
+  public DataConfig withRowsPerUnit(int rows) {
+    return new DataConfig(expectedNumTokens, maxNumTokens, maxNumTokensPerSample, preferBufferBefore,
+        maxBufferSize, vaeImageDownsample, maxLatentSize, vitPatchSize, vitMaxNumPatchPerSide, textCondDropoutProb,
+        vitCondDropoutProb, vaeCondDropoutProb, interpolatePos, ceLossWeighting, packingStrategy, packingLength,
+        filterOverlong, numWorkers, prefetch, dataSeed, rows);
   }
 
   public DataConfig withCeLossWeighting(String weighting) {
     return new DataConfig(expectedNumTokens, maxNumTokens, maxNumTokensPerSample, preferBufferBefore,
         maxBufferSize, vaeImageDownsample, maxLatentSize, vitPatchSize, vitMaxNumPatchPerSide, textCondDropoutProb,
         vitCondDropoutProb, vaeCondDropoutProb, interpolatePos, weighting, packingStrategy, packingLength,
-        filterOverlong, numWorkers, prefetch, dataSeed);
+        filterOverlong, numWorkers, prefetch, dataSeed, rowsPerUnit);
   }
 
   private static <T> T or(T value, T fallback) {

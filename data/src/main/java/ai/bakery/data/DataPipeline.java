@@ -10,7 +10,6 @@ import ai.bakery.data.shard.ShardSlot;
 import ai.bakery.data.shard.WorkerPosition;
 import ai.bakery.data.source.SkipCounter;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -129,11 +128,15 @@ public final class DataPipeline implements AutoCloseable {
 
   private record Produced(PackedBatch batch, WorkerPosition after, RuntimeException error) {}
 
-  /** A worker on its own thread, feeding a bounded queue. */
+  /**
+   * A worker on its own thread, feeding a bounded queue. Stopped by a flag, never by interrupting it: an
+   * interrupt inside file or image I/O would surface as a corrupt-data skip.
+   */
   private static final class Lane {
     private final LoaderWorker worker;
     private final BlockingQueue<Produced> queue;
     private final Thread thread;
+    private volatile boolean stopping;
 
     Lane(LoaderWorker worker, int prefetch, String name) {
       this.worker = worker;
@@ -148,15 +151,20 @@ public final class DataPipeline implements AutoCloseable {
 
     private void run() {
       try {
-        while (!Thread.currentThread().isInterrupted()) {
+        while (!stopping) {
           PackedBatch b = worker.nextPack();
-          queue.put(new Produced(b, worker.position(), null));
+          Produced p = new Produced(b, worker.position(), null);
+          while (!stopping && !queue.offer(p, 50, TimeUnit.MILLISECONDS)) {
+            // wait for the trainer to take a pack, checking for close
+          }
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } catch (RuntimeException e) {
-        LOG.error("data worker {} failed", thread.getName(), e);
-        queue.offer(new Produced(null, null, e));
+        if (!stopping) {
+          LOG.error("data worker {} failed", thread.getName(), e);
+          queue.offer(new Produced(null, null, e));
+        }
       } finally {
         worker.close();
       }
@@ -178,15 +186,18 @@ public final class DataPipeline implements AutoCloseable {
     }
 
     void stop() {
-      if (thread.isAlive()) {
-        thread.interrupt();
-        try {
-          thread.join(TimeUnit.SECONDS.toMillis(30));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      } else if (thread.getState() == Thread.State.NEW) {
+      stopping = true;
+      if (thread.getState() == Thread.State.NEW) {
         worker.close();
+        return;
+      }
+      try {
+        thread.join(TimeUnit.SECONDS.toMillis(60));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (thread.isAlive()) {
+        LOG.warn("data worker {} still busy 60 s after close; left to finish as a daemon", thread.getName());
       }
     }
   }

@@ -58,7 +58,7 @@ public final class PipelineFactory {
             + "; name the group after its type or set 'type:'", e);
       }
       checkStrides(g, format);
-      ReadOptions options = ReadOptions.DEFAULTS.withSeed(config.dataSeed());
+      ReadOptions options = ReadOptions.DEFAULTS.withSeed(config.dataSeed()).withRowsPerUnit(config.rowsPerUnit());
       if (g.frameSamplerArgs() != null) {
         options = options.withFrameSampler(g.frameSamplerArgs().toConfig());
       }
@@ -88,7 +88,7 @@ public final class PipelineFactory {
    * @param base where relative paths in the list resolve (the config file's folder)
    */
   public List<GroupSpec> fromLmms(JsonNode datasetConfig, Path base, String where) throws IOException {
-    ReadOptions options = ReadOptions.DEFAULTS.withSeed(config.dataSeed());
+    ReadOptions options = ReadOptions.DEFAULTS.withSeed(config.dataSeed()).withRowsPerUnit(config.rowsPerUnit());
     List<GroupDataset> datasets = new ArrayList<>();
     for (MessagesYaml.Entry e : MessagesYaml.entries(datasetConfig, base, where, options)) {
       datasets.add(new GroupDataset(e.source(), e.format(), null, false));
