@@ -50,6 +50,7 @@ import org.slf4j.LoggerFactory;
 public final class CheckpointManager {
   private static final Logger LOG = LoggerFactory.getLogger(CheckpointManager.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper COMPACT = new ObjectMapper();
 
   public static final String MODEL = "model";
   public static final String EMA = "ema";
@@ -347,7 +348,7 @@ public final class CheckpointManager {
       if (Files.isRegularFile(dataFile)) {
         data = new ArrayList<>();
         for (JsonNode rank : JSON.readTree(dataFile.toFile())) {
-          data.add(rank.isNull() ? null : JSON.writeValueAsString(rank));
+          data.add(rank.isNull() ? null : COMPACT.writeValueAsString(rank));
         }
       }
       return new Restored(dir, false, train, sched, data);

@@ -31,6 +31,9 @@ final class ConfigBinder {
   static JobConfig bind(ConfigDraft draft) {
     ObjectNode merged = MAPPER.valueToTree(JobConfig.DEFAULTS);
     merge(merged, draft.tree(), "");
+    if (!draft.isSet("output.checkpoint_dir")) {
+      merged.with("output").putNull("checkpoint_dir"); // follows results_dir
+    }
     try {
       return MAPPER.treeToValue(merged, JobConfig.class);
     } catch (ValueInstantiationException e) {

@@ -84,6 +84,9 @@ final class FlatKeys {
    * @param source how to name it in messages (e.g. {@code --lr})
    */
   static void apply(String name, JsonNode value, ConfigDraft draft, String source) {
+    if (value == null || value.isNull()) {
+      return; // HF-style dumps write null for "not set"
+    }
     if (name.contains(".")) {
       ConfigSchema schema = ConfigSchema.job();
       if (JobConfig.DERIVED.containsKey(name)) {

@@ -141,7 +141,6 @@ final class LmmsEngineConfig {
     draft.set("model.gradient_checkpointing", "false", hf);
     draft.set("model.bf16", "false", hf);
     draft.set("output.results_dir", "trainer_output", hf);
-    draft.set("output.checkpoint_dir", "trainer_output/checkpoints", hf);
   }
 
   private static void readTrainerArgs(JsonNode args, ConfigDraft draft, String where) {

@@ -106,10 +106,7 @@ final class LmmsTrainerArgs {
     switch (name) {
       case "output_dir" -> {
         String dir = ValueKind.STRING.convert(value, source).asText();
-        draft.set("output.results_dir", dir, source);
-        if (!draft.isSet("output.checkpoint_dir")) {
-          draft.set("output.checkpoint_dir", dir + "/checkpoints", source);
-        }
+        draft.set("output.results_dir", dir, source); // checkpoints go to <dir>/checkpoints unless set
       }
       case "max_steps" -> {
         long steps = ValueKind.LONG.convert(value, source).asLong();
