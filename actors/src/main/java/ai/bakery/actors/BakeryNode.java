@@ -6,6 +6,7 @@ import ai.bakery.actors.job.JobPolicy;
 import ai.bakery.actors.worker.StepExecutor;
 import ai.bakery.actors.worker.Worker;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -30,8 +31,13 @@ public final class BakeryNode implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final ActorRef<Coordinator.Command> coordinator;
 
+  /** @param config this node's own settings (address, seed nodes, roles), without library defaults */
   public BakeryNode(String clusterName, Config config, JobPolicy policy, JobStore store) {
-    this.system = ActorSystem.create(Behaviors.empty(), clusterName, config);
+    // The node's own settings, then Bakery's cluster settings, then every library's reference.conf.
+    Config full = config.withFallback(ConfigFactory.parseResources(BakeryNode.class, "/bakery-cluster.conf"))
+        .withFallback(ConfigFactory.load())
+        .resolve();
+    this.system = ActorSystem.create(Behaviors.empty(), clusterName, full);
     Config c = system.settings().config().getConfig("bakery.cluster");
     Duration tick = c.getDuration("tick-interval");
     Behavior<Coordinator.Command> supervised = Behaviors.supervise(Coordinator.create(policy, store, tick))

@@ -1,6 +1,8 @@
 package ai.bakery.actors.coordinator;
 
 import ai.bakery.actors.CborSerializable;
+import ai.bakery.actors.data.DataShard;
+import ai.bakery.actors.data.ShardHost;
 import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.job.JobEffect;
 import ai.bakery.actors.job.JobEvent;
@@ -19,6 +21,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 
 /**
  * Owns the job: membership and ranks, the step counter and the data ledger. The decisions live in
@@ -42,8 +45,18 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
   public record StepFailed(String worker, long generation, long step, String reason) implements Command {}
 
-  /** Data shards announce batches they can serve. */
-  public record BatchesReady(List<BatchId> batches) implements Command {}
+  /** Data shards announce batches they can serve, each with the shard's position right after it. */
+  public record BatchesReady(List<BatchId> batches, List<String> positions) implements Command {
+    public BatchesReady(List<BatchId> batches) {
+      this(batches, java.util.Collections.nCopies(batches.size(), ""));
+    }
+  }
+
+  /** A data shard offers its batches; it is death-watched so a lost shard is restarted elsewhere. */
+  public record RegisterShard(String shard, ActorRef<DataShard.Command> replyTo) implements Command {}
+
+  /** A data shard served its last batch. */
+  public record ShardEnded(String shard) implements Command {}
 
   public enum DataEnd implements Command {
     INSTANCE
@@ -56,6 +69,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
   private record WorkerTerminated(String worker) implements Command {}
 
+  private record ShardTerminated(String shard, ActorRef<DataShard.Command> ref) implements Command {}
+
+  private record HostsChanged(Receptionist.Listing listing) implements Command {}
+
   private enum Tick implements Command {
     INSTANCE
   }
@@ -67,6 +84,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   private final JobLogic logic;
   private final JobStore store;
   private final Map<String, ActorRef<Worker.Command>> workers = new HashMap<>();
+  private final Map<String, ActorRef<DataShard.Command>> shards = new HashMap<>();
+  private final java.util.Set<String> endedShards = new java.util.HashSet<>();
+  private List<ActorRef<ShardHost.Command>> hosts = List.of();
+  private int nextHost;
 
   private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, JobPolicy policy, JobStore store,
       Duration tickEvery) {
@@ -79,6 +100,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         })
         .orElseGet(() -> new JobLogic(policy, System::currentTimeMillis));
     timers.startTimerWithFixedDelay(Tick.INSTANCE, tickEvery);
+    ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, HostsChanged::new);
+    ctx.getSystem().receptionist().tell(Receptionist.subscribe(ShardHost.KEY, listings));
   }
 
   @Override
@@ -90,7 +113,14 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         .onMessage(StepDone.class, m -> apply(new JobEvent.StepDone(m.worker(), m.generation(), m.step())))
         .onMessage(StepFailed.class,
             m -> apply(new JobEvent.StepFailed(m.worker(), m.generation(), m.step(), m.reason())))
-        .onMessage(BatchesReady.class, m -> apply(new JobEvent.BatchesReady(m.batches())))
+        .onMessage(BatchesReady.class, m -> apply(new JobEvent.BatchesReady(m.batches(), m.positions())))
+        .onMessage(RegisterShard.class, this::onRegisterShard)
+        .onMessage(ShardEnded.class, this::onShardEnded)
+        .onMessage(ShardTerminated.class, this::onShardTerminated)
+        .onMessage(HostsChanged.class, m -> {
+          hosts = List.copyOf(m.listing().getServiceInstances(ShardHost.KEY));
+          return this;
+        })
         .onMessage(DataEnd.class, m -> apply(new JobEvent.DataEnd()))
         .onMessage(WorkerTerminated.class, this::onTerminated)
         .onMessage(Tick.class, m -> apply(new JobEvent.Tick()))
@@ -104,6 +134,31 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
       getContext().watchWith(m.replyTo(), new WorkerTerminated(m.worker()));
     }
     return apply(new JobEvent.WorkerUp(m.worker()));
+  }
+
+  private Behavior<Command> onRegisterShard(RegisterShard m) {
+    shards.put(m.shard(), m.replyTo());
+    endedShards.remove(m.shard());
+    getContext().watchWith(m.replyTo(), new ShardTerminated(m.shard(), m.replyTo()));
+    return this;
+  }
+
+  private Behavior<Command> onShardEnded(ShardEnded m) {
+    endedShards.add(m.shard());
+    if (endedShards.containsAll(shards.keySet())) {
+      return apply(new JobEvent.DataEnd());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onShardTerminated(ShardTerminated m) {
+    if (!m.ref().equals(shards.get(m.shard()))) {
+      return this; // an older incarnation
+    }
+    getContext().getLog().warn("data shard {} is gone", m.shard());
+    shards.remove(m.shard());
+    endedShards.remove(m.shard());
+    return apply(new JobEvent.ShardLost(m.shard()));
   }
 
   private Behavior<Command> onTerminated(WorkerTerminated m) {
@@ -138,6 +193,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
       for (ActorRef<Worker.Command> ref : workers.values()) {
         ref.tell(new Worker.Commit(c.step()));
       }
+      for (ActorRef<DataShard.Command> ref : shards.values()) {
+        ref.tell(new DataShard.Committed(c.batches()));
+      }
     } else if (fx instanceof JobEffect.AbortStep a) {
       getContext().getLog().warn("step {} aborted: {}", a.step(), a.reason());
       for (ActorRef<Worker.Command> ref : workers.values()) {
@@ -145,6 +203,13 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
       }
     } else if (fx instanceof JobEffect.Waiting w) {
       getContext().getLog().warn("waiting for workers: {} of at least {}", w.workers(), w.minWorkers());
+    } else if (fx instanceof JobEffect.RestartShard r) {
+      if (hosts.isEmpty()) {
+        getContext().getLog().error("data shard {} lost and no data node to restart it on", r.shard());
+        return;
+      }
+      ActorRef<ShardHost.Command> host = hosts.get(Math.floorMod(nextHost++, hosts.size()));
+      host.tell(new ShardHost.StartShard(r.shard(), r.fromSeq(), r.position(), r.alreadyTrained()));
     } else if (fx instanceof JobEffect.Release r) {
       tell(r.worker(), Worker.Release.INSTANCE);
     }

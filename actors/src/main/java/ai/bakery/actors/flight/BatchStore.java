@@ -39,6 +39,13 @@ public final class BatchStore {
     }
   }
 
+  /** Drops every batch of a shard that stopped: its replacement packs them again (same ids). */
+  public synchronized void releaseShard(String shard) {
+    if (batches.keySet().removeIf(id -> id.shard().equals(shard))) {
+      notifyAll();
+    }
+  }
+
   public synchronized int size() {
     return batches.size();
   }

@@ -13,10 +13,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,8 +25,7 @@ class ClusterJobTest {
             "pekko.remote.artery.canonical.port = " + port + "\n"
                 + "pekko.cluster.seed-nodes = [\"pekko://bakery@127.0.0.1:" + seedPort + "\"]\n"
                 + "pekko.cluster.roles = [" + role + "]\n"
-                + "bakery.cluster.tick-interval = 100 ms\n")
-        .withFallback(ConfigFactory.load());
+                + "bakery.cluster.tick-interval = 100 ms\n");
   }
 
   static int freePort() throws Exception {
@@ -42,14 +39,13 @@ class ClusterJobTest {
     FileJobStore store = new FileJobStore(dir.resolve("job.json"));
     JobPolicy policy = new JobPolicy(1, 4, 1, Duration.ofSeconds(5), Duration.ofSeconds(5), 0);
     int seed = freePort();
-    CoordinatorTest.FakeGroup group = new CoordinatorTest.FakeGroup();
-    Map<Long, List<BatchId>> unused = new ConcurrentHashMap<>();
+    CoordinatorTestKit.Group group = new CoordinatorTestKit.Group();
     try (BakeryNode a = new BakeryNode("bakery", node(seed, seed, "coordinator"), policy, store);
         BakeryNode b = new BakeryNode("bakery", node(0, seed, "worker"), policy, store)) {
       BakeryNode c = new BakeryNode("bakery", node(0, seed, "worker"), policy, store);
-      CoordinatorTest.FakeExecutor eb = new CoordinatorTest.FakeExecutor(group, unused);
+      CoordinatorTestKit.Executor eb = new CoordinatorTestKit.Executor(group);
       b.startWorker("wb", eb);
-      c.startWorker("wc", new CoordinatorTest.FakeExecutor(group, unused));
+      c.startWorker("wc", new CoordinatorTestKit.Executor(group));
       List<BatchId> all = new ArrayList<>();
       for (int i = 0; i < 20; i++) {
         all.add(new BatchId("s0", i));

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.job.JobPolicy;
 import ai.bakery.actors.job.JobSnapshot;
-import ai.bakery.actors.worker.StepExecutor;
 import ai.bakery.actors.worker.Worker;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,10 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -36,97 +32,18 @@ class CoordinatorTest {
     kit.shutdownTestKit();
   }
 
-  /** Ranks of one step meet here; the reduction completes only when every rank arrived. */
-  static final class FakeGroup {
-    final Map<String, CompletableFuture<List<BatchId>>> meetings = new ConcurrentHashMap<>();
-    final Map<String, TreeMap<Integer, List<BatchId>>> arrived = new ConcurrentHashMap<>();
-    /** What committed steps applied: the state a (re)joining rank copies from its peers. */
-    final Map<Long, List<BatchId>> applied = new ConcurrentHashMap<>();
-
-    /** The "reduced gradient" is every rank's batches, in rank order. */
-    synchronized CompletableFuture<List<BatchId>> arrive(long gen, long step, int rank, int world, List<BatchId> mine) {
-      String key = gen + "/" + step;
-      CompletableFuture<List<BatchId>> f = meetings.computeIfAbsent(key,
-          k -> new CompletableFuture<List<BatchId>>().orTimeout(400, TimeUnit.MILLISECONDS));
-      TreeMap<Integer, List<BatchId>> in = arrived.computeIfAbsent(key, k -> new TreeMap<>());
-      in.put(rank, mine);
-      if (in.size() == world) {
-        List<BatchId> all = new ArrayList<>();
-        in.values().forEach(all::addAll);
-        f.complete(all);
-      }
-      return f;
-    }
-  }
-
-  static final class FakeExecutor implements StepExecutor {
-    final FakeGroup group;
-    final List<BatchId> applied = new ArrayList<>();
-    volatile List<BatchId> model = List.of();
-    int rank;
-    int world;
-    long pendingStep = -1;
-    List<BatchId> pending;
-    final Map<Long, List<BatchId>> stepBatches;
-
-    FakeExecutor(FakeGroup group, Map<Long, List<BatchId>> stepBatches) {
-      this.group = group;
-      this.stepBatches = stepBatches;
-    }
-
-    @Override
-    public synchronized CompletionStage<Void> formGroup(long generation, int rank, List<String> ranks, long committed) {
-      this.rank = rank;
-      this.world = ranks.size();
-      // State sync: the committed model as the peers hold it.
-      List<BatchId> m = new ArrayList<>();
-      new TreeMap<>(group.applied).headMap(committed + 1).values().forEach(m::addAll);
-      applied.clear();
-      applied.addAll(m);
-      pending = null;
-      return CompletableFuture.completedFuture(null);
-    }
-
-    @Override
-    public CompletionStage<Void> computeStep(long generation, long step, List<BatchId> batches) {
-      synchronized (this) {
-        pending = null;
-      }
-      return group.arrive(generation, step, rank, world, batches).thenAccept(reduced -> {
-        synchronized (this) {
-          pendingStep = step;
-          pending = reduced;
-        }
-      });
-    }
-
-    @Override
-    public synchronized void commit(long step) {
-      if (pending != null && pendingStep == step) {
-        group.applied.put(step, pending);
-        applied.addAll(pending);
-        pending = null;
-      }
-    }
-
-    @Override
-    public synchronized void abort(long generation, long step) {
-      pending = null;
-    }
-  }
-
   @Test
   void trainsEveryBatchOnceThroughAKillAJoinAndAPreemption(@TempDir Path dir) throws Exception {
     FileJobStore store = new FileJobStore(dir.resolve("job.json"));
     JobPolicy policy = new JobPolicy(2, 3, 1, Duration.ofSeconds(2), Duration.ofSeconds(2), 0);
     ActorRef<Coordinator.Command> coordinator = kit.spawn(Coordinator.create(policy, store, Duration.ofMillis(50)));
-    FakeGroup group = new FakeGroup();
+    CoordinatorTestKit.Group group = new CoordinatorTestKit.Group();
     // Tests read the committed batches of each step from the snapshot the coordinator saves.
     Map<Long, List<BatchId>> stepBatches = new ConcurrentHashMap<>();
-    Map<String, FakeExecutor> executors = new ConcurrentHashMap<>();
+    Map<String, CoordinatorTestKit.Executor> executors = new ConcurrentHashMap<>();
     Map<String, ActorRef<Worker.Command>> refs = new ConcurrentHashMap<>();
     for (String w : List.of("w0", "w1", "w2")) {
-      FakeExecutor ex = new FakeExecutor(group, stepBatches);
+      CoordinatorTestKit.Executor ex = new CoordinatorTestKit.Executor(group);
       executors.put(w, ex);
       refs.put(w, kit.spawn(Worker.create(w, coordinator, ex), w));
     }
@@ -141,7 +58,7 @@ class CoordinatorTest {
     executors.remove("w1");
     coordinator.tell(new Coordinator.BatchesReady(all.subList(15, 30)));
     awaitStep(coordinator, probe, 6, stepBatches, store);
-    FakeExecutor joiner = new FakeExecutor(group, stepBatches);
+    CoordinatorTestKit.Executor joiner = new CoordinatorTestKit.Executor(group);
     executors.put("w3", joiner);
     refs.put("w3", kit.spawn(Worker.create("w3", coordinator, joiner), "w3"));
     awaitStep(coordinator, probe, 8, stepBatches, store);

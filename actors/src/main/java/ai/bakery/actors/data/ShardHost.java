@@ -1,0 +1,63 @@
+package ai.bakery.actors.data;
+
+import ai.bakery.actors.CborSerializable;
+import ai.bakery.actors.coordinator.Coordinator;
+import ai.bakery.actors.flight.BatchStore;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+
+/**
+ * The data role of a node: starts {@link DataShard}s on the coordinator's orders, all feeding this node's
+ * {@link BatchStore} (served by its Flight server). Found by the coordinator through the receptionist.
+ */
+public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
+  public static final ServiceKey<Command> KEY = ServiceKey.create(Command.class, "bakery-shard-host");
+
+  public sealed interface Command extends CborSerializable {}
+
+  /** Start (or restart) shard {@code shard} from {@code position}, numbering batches from {@code fromSeq}. */
+  public record StartShard(String shard, long fromSeq, String position, Set<Long> skip) implements Command {}
+
+  public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, BatchSource.Factory sources,
+      BatchStore store) {
+    return Behaviors.setup(ctx -> new ShardHost(ctx, coordinator, sources, store));
+  }
+
+  private final ActorRef<Coordinator.Command> coordinator;
+  private final BatchSource.Factory sources;
+  private final BatchStore store;
+  private int incarnation;
+
+  private ShardHost(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator,
+      BatchSource.Factory sources, BatchStore store) {
+    super(ctx);
+    this.coordinator = coordinator;
+    this.sources = sources;
+    this.store = store;
+    ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.getSelf()));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder().onMessage(StartShard.class, this::onStart).build();
+  }
+
+  private Behavior<Command> onStart(StartShard m) {
+    try {
+      BatchSource source = sources.open(m.shard(), m.position());
+      getContext().spawn(DataShard.create(m.shard(), coordinator, source, store, m.fromSeq(), m.skip()),
+          "shard-" + m.shard() + "-" + (incarnation++));
+      getContext().getLog().info("data shard {} started at batch {}", m.shard(), m.fromSeq());
+    } catch (Exception e) {
+      getContext().getLog().error("cannot open data shard {} at {}: {}", m.shard(), m.position(), e.toString());
+    }
+    return this;
+  }
+}
