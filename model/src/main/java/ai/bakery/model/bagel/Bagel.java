@@ -1,0 +1,229 @@
+package ai.bakery.model.bagel;
+
+import ai.bakery.model.attention.AttentionKernel;
+import ai.bakery.model.attention.EagerAttention;
+import ai.bakery.model.config.BagelConfig;
+import ai.bakery.model.llm.Qwen2Model;
+import ai.bakery.model.llm.TokenRouting;
+import ai.bakery.model.nn.Init;
+import ai.bakery.model.nn.Linear;
+import ai.bakery.model.nn.Rows;
+import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.tensor.Precision;
+import ai.bakery.model.tensor.Torch;
+import ai.bakery.model.vit.SiglipVisionModel;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.Objects;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * BAGEL's packed training forward: text embeddings, ViT features through the connector (plus vit_pos_embed),
+ * noised VAE latents through vae2llm (plus timestep and latent position embeddings) are scattered into one
+ * sequence, run through the Qwen2 MoT decoder, and scored: CE at the CE positions, velocity MSE at the
+ * noised latent tokens.
+ *
+ * <p>Weight names are the reference checkpoint's: {@code language_model.*}, {@code vit_model.*},
+ * {@code connector.fc1/fc2}, {@code vit_pos_embed.pos_embed}, {@code time_embedder.mlp.0/2}, {@code vae2llm},
+ * {@code llm2vae}, {@code latent_pos_embed.pos_embed}. The VAE itself is not part of the model: the trainer
+ * encodes the padded images under no-grad and passes the latents in {@link BagelInputs}.
+ */
+public final class Bagel {
+  private final BagelConfig cfg;
+  private final ParameterStore store;
+  private final SwitchablePrecision precision;
+  private final Qwen2Model languageModel;
+  private final TimestepEmbedder timeEmbedder;
+  private final Linear vae2llm;
+  private final Linear llm2vae;
+  private final PositionEmbedding latentPosEmbed;
+  private final SiglipVisionModel vitModel;
+  private final MlpConnector connector;
+  private final PositionEmbedding vitPosEmbed;
+  private volatile AttentionKernel kernel = new EagerAttention();
+
+  /** A freshly initialised model (seeded), fp32, eager attention. */
+  public Bagel(BagelConfig cfg, ParameterStore store, long seed) {
+    this(cfg, store, Init.seeded(seed), Precision.FP32);
+  }
+
+  /**
+   * @param init {@link Init#seeded} to train from scratch, {@link Init#forLoading} when a checkpoint follows
+   */
+  public Bagel(BagelConfig cfg, ParameterStore store, Init init, Precision precision) {
+    this.cfg = Objects.requireNonNull(cfg, "cfg");
+    this.store = store;
+    this.precision = new SwitchablePrecision(precision);
+    int hidden = cfg.llm().hiddenSize();
+    // Registration follows the reference's module order.
+    languageModel = new Qwen2Model(cfg.llm(), store, "language_model", init, this.precision);
+    if (cfg.visualGen()) {
+      int latentDim = cfg.patchLatentDim();
+      timeEmbedder = new TimestepEmbedder(store, "time_embedder", hidden, init, this.precision);
+      vae2llm = new Linear(store, "vae2llm", latentDim, hidden, true, init, this.precision);
+      llm2vae = Linear.zeros(store, "llm2vae", hidden, latentDim, true, this.precision);
+      latentPosEmbed = new PositionEmbedding(store, "latent_pos_embed", cfg.maxLatentSize(), hidden);
+    } else {
+      timeEmbedder = null;
+      vae2llm = null;
+      llm2vae = null;
+      latentPosEmbed = null;
+    }
+    if (cfg.visualUnd()) {
+      vitModel = new SiglipVisionModel(cfg.vit(), store, "vit_model", init, this.precision);
+      connector = new MlpConnector(store, "connector", cfg.vit().hiddenSize(), hidden, cfg.connectorAct(), init,
+          this.precision);
+      vitPosEmbed = new PositionEmbedding(store, "vit_pos_embed", cfg.vitMaxNumPatchPerSide(), hidden);
+    } else {
+      vitModel = null;
+      connector = null;
+      vitPosEmbed = null;
+    }
+    if (cfg.copyInitMoe() && cfg.llm().routesTokens() && init.draws()) {
+      languageModel.copyInitMoe();
+    }
+  }
+
+  /**
+   * The training forward over one pack. {@code in}'s arrays should live on {@code step} (or a manager closed
+   * with it): activations attach to their inputs' manager.
+   *
+   * @param noise source of the flow-matching noise (one draw of (VAE tokens, patch_latent_dim) per call)
+   */
+  public BagelOutput forward(BagelInputs in, NDManager step, NoiseSource noise) {
+    int t = in.sequenceLength();
+    NDArray undRows = languageModel.embed(in.packedTextIds()); // (Nt, H)
+    if (in.hasVit()) {
+      if (!cfg.visualUnd()) {
+        throw new IllegalArgumentException("the pack has ViT tokens but visual_und is off");
+      }
+      NDArray feats = vitModel.forward(in.packedVitTokens(), in.packedVitPositionIds(), in.vitTokenSeqlens());
+      NDArray vitRows = connector.forward(feats).add(vitPosEmbed.forward(in.packedVitPositionIds())); // (Nv, H)
+      undRows = undRows.concat(vitRows, 0);
+    }
+    NDArray clean = null;
+    NDArray eps = null;
+    NDArray genRows = null;
+    if (in.hasVae()) {
+      if (!cfg.visualGen()) {
+        throw new IllegalArgumentException("the pack has VAE tokens but visual_gen is off");
+      }
+      clean = patchify(in.paddedLatent(), in.patchifiedVaeLatentShapes()); // (Ng, p*p*C)
+      NDArray tt = shiftedTimesteps(in.packedTimesteps()).reshape(-1, 1); // (Ng, 1), 0 for clean conditions
+      eps = noise.sample(step, clean.getShape());
+      NDArray noised = clean.mul(tt.neg().add(1)).add(eps.mul(tt));
+      genRows = vae2llm.forward(noised)
+          .add(timeEmbedder.forward(tt.reshape(-1)))
+          .add(latentPosEmbed.forward(in.packedLatentPositionIds()));
+    }
+    TokenRouting routing = TokenRouting.of(t, in.undIndexes(), in.genIndexes(), step);
+    NDArray sequence = routing.merge(undRows, genRows); // (T, H) in pack order
+    NDArray hidden = languageModel.forward(sequence, in.packedPositionIds(), routing, in.layout(), kernel);
+
+    NDArray mse = null;
+    if (in.numMseTokens() > 0) {
+      NDArray preds = llm2vae.forward(Rows.select(hidden, in.mseLossIndexes(), step));
+      NDArray noisedRows = step.create(java.util.Arrays.stream(in.noisedVaeTokens()).asLongStream().toArray());
+      // v = dx_t/dt = noise - x0, pointing from data to noise
+      NDArray target = Rows.select(eps.sub(clean), noisedRows, step);
+      mse = precision.full(preds).sub(target).square();
+    }
+    NDArray ce = null;
+    if (in.numCeTokens() > 0) {
+      NDArray logits = languageModel.lmHead(Rows.select(hidden, in.ceLossIndexes(), step));
+      NDArray logp = precision.full(logits).logSoftmax(-1);
+      NDArray picked = Torch.adopt(torch.gather(Torch.view(logp), 1,
+          Torch.view(in.packedLabelIds().reshape(-1, 1))), step);
+      ce = picked.reshape(-1).neg();
+    }
+    return new BagelOutput(ce, mse, in.numCeTokens(), in.numMseTokens());
+  }
+
+  /** sigmoid(logit), then the shift s t / (1 + (s - 1) t); -inf logits (clean conditions) give exactly 0. */
+  NDArray shiftedTimesteps(NDArray logits) {
+    NDArray t = Torch.adopt(torch.sigmoid(Torch.view(logits.toType(DataType.FLOAT32, false))), logits.getManager());
+    double s = cfg.timestepShift();
+    return s == 1.0 ? t : t.mul(s).div(t.mul(s - 1).add(1));
+  }
+
+  /**
+   * Cuts each image's (h*p, w*p) corner out of the padded latent and lays it out token by token: token (i, j)
+   * holds the p x p x C values in (p_row, p_col, channel) order, as the reference's einsum chpwq->hwpqc.
+   *
+   * @param padded (N, C, H, W) @param shapes (h, w) token grid per image, flattened pairs @return (sum hw, p*p*C)
+   */
+  NDArray patchify(NDArray padded, int[] shapes) {
+    int p = cfg.latentPatchSize();
+    long c = padded.getShape().get(1);
+    if (c != cfg.vae().zChannels()) {
+      throw new IllegalArgumentException("padded latent has " + c + " channels, the VAE config " + cfg.vae().zChannels());
+    }
+    NDList parts = new NDList();
+    for (int i = 0; i < shapes.length / 2; i++) {
+      int h = shapes[2 * i];
+      int w = shapes[2 * i + 1];
+      if (h * p > padded.getShape().get(2) || w * p > padded.getShape().get(3)) {
+        throw new IllegalArgumentException("latent grid " + h + "x" + w + " (patch " + p + ") exceeds the padded latent "
+            + padded.getShape());
+      }
+      NDArray img = padded.get("{}, :, :{}, :{}", i, h * p, w * p); // (C, h*p, w*p)
+      parts.add(img.reshape(new Shape(c, h, p, w, p)).transpose(1, 3, 2, 4, 0).reshape(h * w, p * p * c));
+    }
+    return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
+  }
+
+  /** Copies the understanding weights into the {@code _moe_gen} experts (after loading an LLM checkpoint). */
+  public int copyInitMoe() {
+    return languageModel.copyInitMoe();
+  }
+
+  /** The reference's freeze_llm / freeze_vit: drops gradients of whole components. Returns how many changed. */
+  public int freeze(boolean llm, boolean vit) {
+    int n = 0;
+    if (llm) {
+      n += store.setTrainable(name -> name.startsWith("language_model."), false);
+    }
+    if (vit) {
+      n += store.setTrainable(name -> name.startsWith("vit_model."), false);
+    }
+    return n;
+  }
+
+  public void setAttentionKernel(AttentionKernel kernel) {
+    this.kernel = Objects.requireNonNull(kernel);
+  }
+
+  public AttentionKernel attentionKernel() {
+    return kernel;
+  }
+
+  /** Switches the compute precision of every module (master weights stay fp32). */
+  public void setPrecision(Precision p) {
+    precision.set(Objects.requireNonNull(p));
+  }
+
+  public Precision precision() {
+    return precision.get();
+  }
+
+  public BagelConfig config() {
+    return cfg;
+  }
+
+  public ParameterStore store() {
+    return store;
+  }
+
+  public Qwen2Model languageModel() {
+    return languageModel;
+  }
+
+  /** The ViT tower, or null without visual_und. */
+  public SiglipVisionModel vitModel() {
+    return vitModel;
+  }
+}
