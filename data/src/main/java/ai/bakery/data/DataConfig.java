@@ -77,10 +77,6 @@ public record DataConfig(
       throw new IllegalArgumentException("max_num_tokens (" + maxNumTokens
           + ") must be >= expected_num_tokens (" + expectedNumTokens + ")");
     }
-    if (maxNumTokensPerSample > maxNumTokens) {
-      throw new IllegalArgumentException("max_num_tokens_per_sample (" + maxNumTokensPerSample
-          + ") must be <= max_num_tokens (" + maxNumTokens + ")");
-    }
     if (!"square".equals(ceLossWeighting) && !"sample".equals(ceLossWeighting) && !"token".equals(ceLossWeighting)) {
       throw new IllegalArgumentException("ce_loss_weighting must be square, sample or token, got " + ceLossWeighting);
     }

@@ -22,9 +22,6 @@ public record DatasetInfo(Path dataDir, Integer numFiles, Long numTotalSamples, 
       @JsonProperty("num_total_samples") Long numTotalSamples,
       @JsonProperty("parquet_info_path") String parquetInfoPath, @JsonProperty("jsonl_path") String jsonlPath,
       @JsonProperty("image_prefix_dir") String imagePrefixDir) {
-    if (dataDir == null && jsonlPath == null) {
-      throw new IllegalArgumentException("needs data_dir or jsonl_path");
-    }
     return new DatasetInfo(path(dataDir), numFiles, numTotalSamples, path(parquetInfoPath), path(jsonlPath),
         path(imagePrefixDir));
   }

@@ -53,8 +53,11 @@ public final class DatasetInfoRegistry {
         Map.Entry<String, JsonNode> ds = d.next();
         String at = where + ": " + group.getKey() + "." + ds.getKey();
         try {
-          datasets.put(ds.getKey(), DatasetGroups.YAML.treeToValue(ds.getValue(), DatasetInfo.class)
-              .resolvedAgainst(base));
+          DatasetInfo info = DatasetGroups.YAML.treeToValue(ds.getValue(), DatasetInfo.class);
+          if (info.dataDir() == null && info.jsonlPath() == null) {
+            throw new IllegalArgumentException(at + ": needs data_dir or jsonl_path");
+          }
+          datasets.put(ds.getKey(), info.resolvedAgainst(base));
         } catch (UnrecognizedPropertyException e) {
           throw new IllegalArgumentException(at + ": unknown key '" + e.getPropertyName() + "'", e);
         } catch (IOException e) {

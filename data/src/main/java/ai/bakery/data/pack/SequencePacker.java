@@ -85,11 +85,15 @@ public final class SequencePacker implements Packer {
           buffer.addLast(candidate);
           continue;
         }
-        buffer.addFirst(candidate);
-        if (!builder.isEmpty()) {
-          return builder.build();
+        if (builder.isEmpty()) {
+          // fits in no pack (possible when max_num_tokens_per_sample > max_num_tokens, as in the reference's
+          // finetuning settings); the reference would yield an empty pack here
+          skips.skip(SkipReason.TOO_MANY_TOKENS, candidate.sample().key(), "costs " + cost
+              + " tokens; max_num_tokens is " + config.maxNumTokens());
+          continue;
         }
-        continue;
+        buffer.addFirst(candidate);
+        return builder.build();
       }
       builder.add(candidate.sample());
       if (builder.tokens() >= config.expectedNumTokens()) {

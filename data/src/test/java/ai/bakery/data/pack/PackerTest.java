@@ -65,6 +65,16 @@ class PackerTest {
   }
 
   @Test
+  void sampleFittingNoPackIsSkippedNotYieldedEmpty() {
+    // finetune-like settings: max_num_tokens_per_sample above max_num_tokens
+    SkipCounter skips = new SkipCounter();
+    SequencePacker p = reference(tokens(30, 40, 50, 0, 0), new FakeFeed(new int[] {45, 10, 10, 10}),
+        new boolean[] {false}, new double[] {1}, skips);
+    assertArrayEquals(new String[] {"g0-1", "g0-2", "g0-3"}, p.next().sampleKeys());
+    assertEquals(1, skips.count(SkipReason.TOO_MANY_TOKENS));
+  }
+
+  @Test
   void mandatoryGroupContributesToEveryPack() {
     // group 1 has weight 0: its samples come only through is_mandatory; cost 50 == max per sample is skipped
     // there (the reference's strict < for mandatory samples)
