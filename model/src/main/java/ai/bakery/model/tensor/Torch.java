@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -81,6 +82,13 @@ public final class Torch {
    */
   public static NDArray adopt(Tensor t, NDManager manager) {
     Tensor heap = new Tensor(t);
+    // A PointerScope open around this call attached the copy; closing it would free what DJL now owns.
+    // Detaching releases one reference, so take one first.
+    PointerScope scope = PointerScope.getInnerScope();
+    if (scope != null) {
+      heap.retainReference();
+      scope.detach(heap);
+    }
     heap.deallocate(false);
     long address = heap.address();
     t.close();
