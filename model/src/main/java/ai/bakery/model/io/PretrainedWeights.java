@@ -1,0 +1,46 @@
+package ai.bakery.model.io;
+
+import ai.bakery.model.config.VitConfig;
+import ai.bakery.model.tensor.ParameterStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Starting a BAGEL model from its parts, as the reference does without {@code finetune_from_hf}: the LLM from a
+ * HF Qwen2 directory (optionally copying und weights into the MoT gen branch), the ViT from a HF SigLIP
+ * directory, the VAE from FLUX's {@code ae.safetensors}. Each load touches only its own part of the store.
+ */
+public final class PretrainedWeights {
+  private PretrainedWeights() {}
+
+  /** Loads {@code language_model.*}; with {@code copyInitMoe} the {@code _moe_gen} weights start as copies. */
+  public static LoadReport loadQwen2(Path hfDir, ParameterStore store, boolean copyInitMoe, StateDictLoader loader) {
+    try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.openIn(hfDir, "model")) {
+      MappedTensors mapped = Qwen2HfAdapter.map(ckpt.tensors());
+      if (copyInitMoe) {
+        mapped = MoeInit.withGenCopies(mapped, store);
+      }
+      return loader.only(n -> n.startsWith(Qwen2HfAdapter.PREFIX)).load(mapped, store);
+    }
+  }
+
+  /** Loads {@code vit_model.*} for the tower {@code keptCfg} describes (already cut to vit_select_layer). */
+  public static LoadReport loadSiglip(Path hfDir, VitConfig keptCfg, ParameterStore store, StateDictLoader loader) {
+    try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.openIn(hfDir, "model")) {
+      return loader.only(n -> n.startsWith(SiglipHfAdapter.PREFIX))
+          .load(SiglipHfAdapter.map(ckpt.tensors(), keptCfg), store);
+    }
+  }
+
+  /** Loads FLUX's ae.safetensors into the VAE's store under {@code prefix} ("" for FLUX's names). */
+  public static LoadReport loadFluxAe(Path aeFile, ParameterStore vaeStore, String prefix, StateDictLoader loader) {
+    if (!Files.isRegularFile(aeFile)) {
+      throw new SafetensorsException(aeFile + ": VAE weights not found (vae_path)");
+    }
+    try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.open(aeFile)) {
+      String p = prefix.isEmpty() ? "" : prefix + ".";
+      return loader.only(n -> n.startsWith(p + "encoder.") || n.startsWith(p + "decoder."))
+          .load(FluxAeAdapter.map(ckpt.tensors(), prefix), vaeStore);
+    }
+  }
+}
