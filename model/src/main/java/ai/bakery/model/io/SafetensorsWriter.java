@@ -1,5 +1,7 @@
 package ai.bakery.model.io;
 
+import ai.bakery.model.tensor.Parameter;
+import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -73,6 +75,14 @@ public final class SafetensorsWriter {
       throw new IllegalArgumentException(name + ": cannot store " + value.getDataType() + " data as " + dtype);
     }
     items.put(name, new ArrayItem(value, dtype, shape));
+    return this;
+  }
+
+  /** Adds every parameter of {@code store} (a model.safetensors / ema.safetensors state dict). */
+  public SafetensorsWriter addAll(ParameterStore store, Dtype dtype) {
+    for (Parameter p : store.all().values()) {
+      add(p.name(), p.value(), dtype);
+    }
     return this;
   }
 

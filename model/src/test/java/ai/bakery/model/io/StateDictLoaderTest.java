@@ -106,6 +106,22 @@ class StateDictLoaderTest {
   }
 
   @Test
+  void storeSaveLoadSaveIsByteIdentical() throws Exception {
+    try (NDManager m = NDManager.newBaseManager(); ParameterStore a = store(m); ParameterStore b = store(m)) {
+      a.get("block.fc.weight").copyFrom(m.randomNormal(new Shape(2, 3)));
+      a.get("norm.weight").copyFrom(m.randomNormal(new Shape(3)));
+      Path first = dir.resolve("ema.safetensors");
+      new SafetensorsWriter().addAll(a, Dtype.BF16).write(first);
+      try (SafetensorsReader r = SafetensorsReader.open(first)) {
+        StateDictLoader.strict().skipping(n -> false).load(r.tensors(), b);
+      }
+      Path second = dir.resolve("ema2.safetensors");
+      new SafetensorsWriter().addAll(b, Dtype.BF16).write(second);
+      assertArrayEquals(java.nio.file.Files.readAllBytes(first), java.nio.file.Files.readAllBytes(second));
+    }
+  }
+
+  @Test
   void onlyLoadsTheSelectedShard() {
     try (NDManager m = NDManager.newBaseManager(); ParameterStore s = store(m)) {
       Path f = write(m, "shard.safetensors", Dtype.F32, "block.fc.weight", "block.fc.bias", "norm.weight");
