@@ -61,13 +61,13 @@ public record BagelLoss(double ceWeight, double mseWeight) {
     NDArray mse = mse(out.mse(), counts);
     NDArray loss = null;
     if (ce != null) {
-      loss = ce.mul(ceWeight);
+      loss = scale(ce, ceWeight);
     }
     if (mse != null) {
-      loss = loss == null ? mse.mul(mseWeight) : loss.add(mse.mul(mseWeight));
+      loss = loss == null ? scale(mse, mseWeight) : loss.add(scale(mse, mseWeight));
     }
     if (loss != null) {
-      loss = loss.div(gradAccumSteps);
+      loss = scale(loss, 1.0 / gradAccumSteps);
     }
     return new Terms(loss, ce, mse);
   }
@@ -79,7 +79,7 @@ public record BagelLoss(double ceWeight, double mseWeight) {
       return null;
     }
     NDArray summed = weights == null ? cePerToken.sum() : cePerToken.mul(weights).sum();
-    return summed.mul(counts.worldSize() / denominator);
+    return scale(summed, counts.worldSize() / denominator);
   }
 
   /** sum over tokens of the channel-mean squared error * world / total MSE tokens; null when there are none. */
@@ -87,7 +87,12 @@ public record BagelLoss(double ceWeight, double mseWeight) {
     if (msePerElement == null || counts.mseTokens() <= 0) {
       return null;
     }
-    return msePerElement.mean(new int[] {-1}).sum().mul((double) counts.worldSize() / counts.mseTokens());
+    return scale(msePerElement.mean(new int[] {-1}).sum(), (double) counts.worldSize() / counts.mseTokens());
+  }
+
+  /** x * c in x's own dtype (a Java double would promote a 0-dim array to float64). */
+  private static NDArray scale(NDArray x, double c) {
+    return x.mul(x.getManager().create(c).toType(x.getDataType(), false));
   }
 
   /**

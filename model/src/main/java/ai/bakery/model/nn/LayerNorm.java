@@ -45,14 +45,21 @@ public final class LayerNorm {
       throw new IllegalArgumentException(weight.name() + ": input " + x.getShape() + " does not end in " + dim);
     }
     NDArray xf = precision.full(x);
+    // Weights follow the statistics' dtype (fp32 masters, or fp64 when a check computes in double).
+    NDArray w = weight.value().getDataType() == xf.getDataType() ? weight.value() : weight.value().toType(xf.getDataType(), false);
+    NDArray b = bias.value().getDataType() == xf.getDataType() ? bias.value() : bias.value().toType(xf.getDataType(), false);
     Tensor y;
     try (PointerScope scope = new PointerScope()) {
-      y = torch.layer_norm(Torch.view(xf), new long[] {dim}, new TensorOptional(Torch.view(weight.value())),
-          new TensorOptional(Torch.view(bias.value())), eps, false);
+      y = torch.layer_norm(Torch.view(xf), new long[] {dim}, new TensorOptional(Torch.view(w)),
+          new TensorOptional(Torch.view(b)), eps, false);
       y.retainReference(); // outlives the scope; adopt releases it
     } finally {
       if (xf != x) {
         xf.close();
+      }
+      if (w != weight.value()) {
+        w.close();
+        b.close();
       }
     }
     return Torch.adopt(y, x.getManager());
