@@ -1,6 +1,8 @@
 package ai.bakery.data.group;
 
 import ai.bakery.data.DataConfig;
+import ai.bakery.data.image.ImageTransform;
+import ai.bakery.data.text.TextTokenizer;
 import ai.bakery.data.plan.SequencePlanner;
 import ai.bakery.data.plan.SpecialTokens;
 import ai.bakery.data.plan.TextEncoder;
@@ -44,6 +46,26 @@ public final class PipelineFactory {
     this.tokens = Objects.requireNonNull(tokens, "tokens");
     this.encoder = Objects.requireNonNull(encoder, "encoder");
     this.transforms = Objects.requireNonNull(transforms, "transforms");
+  }
+
+  /** The standard factory: the tokenizer's encode and special ids, the reference's image transform. */
+  public static PipelineFactory standard(DataConfig config, TextTokenizer tokenizer) {
+    return new PipelineFactory(config, tokenizer.specialTokens(), tokenizer, ImageTransform::of);
+  }
+
+  /**
+   * The groups of a dataset YAML file whose registry is named by its {@code dataset_info:} key, or given here.
+   *
+   * @param registry the dataset-info registry, or null to use the YAML's {@code dataset_info}
+   */
+  public List<GroupSpec> fromYamlFile(Path yaml, Path registry) throws IOException {
+    DatasetGroups groups = DatasetGroups.load(yaml);
+    Path info = registry != null ? registry : groups.datasetInfo();
+    if (info == null) {
+      throw new IllegalArgumentException(yaml + " names no dataset-info registry: add 'dataset_info: <file>' to it"
+          + " or pass the registry file");
+    }
+    return fromYaml(groups, DatasetInfoRegistry.load(info));
   }
 
   /** The groups of a reference dataset YAML, datasets looked up in the registry under each group's type. */

@@ -2,6 +2,7 @@ package ai.bakery.data.plan;
 
 import ai.bakery.data.DataConfig;
 import ai.bakery.data.DataRandom;
+import ai.bakery.data.image.VitPatchifier;
 import ai.bakery.data.sample.Sample;
 import ai.bakery.data.sample.SampleItem;
 import ai.bakery.data.source.SkipCounter;
@@ -38,6 +39,8 @@ public final class SequencePlanner {
   private final TextEncoder encoder;
   private final ImagePreparer vaeTransform;
   private final ImagePreparer vitTransform;
+  private final VitPatchifier vit;
+  private final VitPatchifier latentGrid;
 
   /**
    * @param vaeTransform the group's {@code image_transform_args} transform (stride = vae_image_downsample)
@@ -51,6 +54,9 @@ public final class SequencePlanner {
     this.encoder = Objects.requireNonNull(encoder, "encoder");
     this.vaeTransform = Objects.requireNonNull(vaeTransform, "vaeTransform");
     this.vitTransform = Objects.requireNonNull(vitTransform, "vitTransform");
+    this.vit = new VitPatchifier(config.vitPatchSize(), config.vitMaxNumPatchPerSide());
+    // latent position ids follow the same grid rule: one cell per downsample x downsample pixels
+    this.latentGrid = new VitPatchifier(config.vaeImageDownsample(), config.maxLatentSize());
   }
 
   /**
@@ -116,7 +122,7 @@ public final class SequencePlanner {
               + " x " + latentW + " latent grid; max_latent_size is " + config.maxLatentSize());
           return Optional.empty();
         }
-        int[] latentPositions = positionIds(latentH, latentW, config.maxLatentSize());
+        int[] latentPositions = positionIds(latentGrid, latentH, latentW);
         if (image.vaeTarget()) {
           cost += latentH * latentW + 2;
           float timestep = (float) rng.nextGaussian();
@@ -150,8 +156,8 @@ public final class SequencePlanner {
         cost += gridH * gridW + 2;
         boolean droppable = generates; // ViT inputs are CFG conditions only of generation samples
         if (!droppable || rng.nextDouble() >= config.vitCondDropoutProb()) {
-          splits.add(new PlannedSplit.Vit(rope, gridH, gridW, patchify(vit, patch), 3 * patch * patch,
-              positionIds(gridH, gridW, config.vitMaxNumPatchPerSide())));
+          splits.add(new PlannedSplit.Vit(rope, gridH, gridW, this.vit.patchify(vit), this.vit.patchDim(),
+              positionIds(this.vit, gridH, gridW)));
         }
         rope += 1;
       }
@@ -186,48 +192,7 @@ public final class SequencePlanner {
     };
   }
 
-  private int[] positionIds(int gridH, int gridW, int maxPerSide) {
-    int[] ids = new int[gridH * gridW];
-    for (int r = 0; r < gridH; r++) {
-      for (int c = 0; c < gridW; c++) {
-        ids[r * gridW + c] = config.interpolatePos()
-            ? bucket(r, gridH, maxPerSide) * maxPerSide + bucket(c, gridW, maxPerSide)
-            : r * maxPerSide + c;
-      }
-    }
-    return ids;
-  }
-
-  /** Interpolated position: the cell of a max-size grid that fraction i / n of the side falls in. */
-  private static int bucket(int i, int n, int maxPerSide) {
-    return Math.min((int) ((long) i * maxPerSide / n), maxPerSide - 1);
-  }
-
-  /** (3, H, W) to (H/p * W/p, p * p * 3): patches row-major, each patch (py, px, channel), as the reference. */
-  static float[] patchify(PreparedImage image, int p) {
-    int h = image.height();
-    int w = image.width();
-    int gridH = h / p;
-    int gridW = w / p;
-    int dim = 3 * p * p;
-    float[] src = image.chw();
-    float[] out = new float[gridH * gridW * dim];
-    int plane = h * w;
-    for (int gy = 0; gy < gridH; gy++) {
-      for (int gx = 0; gx < gridW; gx++) {
-        int base = (gy * gridW + gx) * dim;
-        for (int py = 0; py < p; py++) {
-          int row = (gy * p + py) * w + gx * p;
-          for (int px = 0; px < p; px++) {
-            int o = base + (py * p + px) * 3;
-            int at = row + px;
-            out[o] = src[at];
-            out[o + 1] = src[plane + at];
-            out[o + 2] = src[2 * plane + at];
-          }
-        }
-      }
-    }
-    return out;
+  private int[] positionIds(VitPatchifier grid, int gridH, int gridW) {
+    return config.interpolatePos() ? grid.interpolatedPositionIds(gridH, gridW) : grid.positionIds(gridH, gridW);
   }
 }
