@@ -123,6 +123,30 @@ class JsonFormatsTest {
     }
   }
 
+  @Test
+  void vlmFrameFolderKeepsNumberedOrder() throws Exception {
+    Path media = Files.createDirectories(dir.resolve("media"));
+    Path frames = Files.createDirectories(media.resolve("clip"));
+    Color[] colours = {Color.RED, Color.GREEN, Color.BLUE, Color.YELLOW, Color.MAGENTA, Color.CYAN, Color.WHITE,
+        Color.BLACK, Color.ORANGE, Color.PINK};
+    for (int i = 0; i < colours.length; i++) {
+      // numbered names whose lexical order differs from their numeric order
+      Files.write(frames.resolve("f_" + i + ".jpg"), TestMedia.png(colours[i], 8, 8));
+    }
+    Path jsonl = dir.resolve("frames.jsonl");
+    Files.writeString(jsonl, "{\"video\": \"clip/\", \"conversations\": [{\"from\": \"human\", \"value\":"
+        + " \"<video>\"}, {\"from\": \"gpt\", \"value\": \"ok\"}]}\n");
+    ReadOptions opts = ReadOptions.DEFAULTS.withFrameSampler(new FrameSamplerConfig(5, 5, "middle"));
+    List<PositionedSample> all = TestMedia.readAll(DatasetFormats.VLM, new DatasetSource("f", jsonl, media, opts),
+        new SkipCounter());
+    List<SampleItem> items = all.get(0).sample().items();
+    assertEquals(6, items.size());
+    // 10 frames, 5 wanted, middle of intervals [0,1] [2,3] ... -> frames 0, 2, 4, 6, 8
+    for (int i = 0; i < 5; i++) {
+      assertEquals(colours[2 * i].getRGB() & 0xffffff, TestMedia.centerRgb(items.get(i)));
+    }
+  }
+
   static final String RECORD = "{\"messages\": ["
       + "{\"role\": \"system\", \"content\": [{\"type\": \"text\", \"text\": \"Be brief.\"}]},"
       + "{\"role\": \"user\", \"content\": [{\"type\": \"image_url\", \"image_url\": {\"url\": \"red.png\"}},"
