@@ -98,7 +98,7 @@ public final class CollectiveBench {
     try (ServerSocketChannel server = ServerSocketChannel.open()) {
       server.bind(new InetSocketAddress("127.0.0.1", 0));
       int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
-      Process sink = spawn(List.of("sink", Integer.toString(port)));
+      Process sink = spawn(List.of(), List.of("sink", Integer.toString(port)));
       try (SocketChannel out = server.accept()) {
         ByteBuffer block = ByteBuffer.allocateDirect(4 << 20);
         ByteBuffer ack = ByteBuffer.allocate(1);
@@ -137,8 +137,10 @@ public final class CollectiveBench {
     Path dir = Files.createTempDirectory("bakery-bench-rdzv");
     List<Process> workers = new ArrayList<>();
     try {
+      // The workers' buffers are native; JavaCPP caps native allocations at -Xmx unless told otherwise.
+      String nativeCap = "-Dorg.bytedeco.javacpp.maxBytes=" + (config.maxBytes() + (256L << 20));
       for (int r = 0; r < n; r++) {
-        workers.add(spawn(List.of("worker", dir.toString(), Integer.toString(r), Integer.toString(n),
+        workers.add(spawn(List.of(nativeCap), List.of("worker", dir.toString(), Integer.toString(r), Integer.toString(n),
             Long.toString(config.minBytes()), Long.toString(config.maxBytes()), Integer.toString(config.chunkBytes()))));
       }
       List<CompletableFuture<String>> outputs = workers.stream().map(CollectiveBench::drain).toList();
@@ -194,9 +196,11 @@ public final class CollectiveBench {
 
   // ---- processes ----
 
-  private static Process spawn(List<String> args) throws IOException {
+  private static Process spawn(List<String> jvmOptions, List<String> args) throws IOException {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), CollectiveBench.class.getName()));
+        "-Xmx256m", "-XX:+UseSerialGC", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), CollectiveBench.class.getName()));
     command.addAll(args);
     return new ProcessBuilder(command).redirectErrorStream(true).start();
   }

@@ -40,10 +40,11 @@ class TcpRingCollectiveTest {
       for (ReduceOp op : ReduceOp.values()) {
         try (HostBuffer b = HostBuffer.of(floats(c.rank(), count))) {
           c.allReduce(b.pointer(), count, DType.FLOAT32, op);
-          float[] got = b.toFloats();
+          float[] want = new float[count];
           for (int i = 0; i < count; i++) {
-            assertEquals(expected(op, n, i), got[i], op + " element " + i + " on rank " + c.rank());
+            want[i] = expected(op, n, i);
           }
+          assertArrayEquals(want, b.toFloats(), op + " on rank " + c.rank());
         }
       }
     });
@@ -57,10 +58,11 @@ class TcpRingCollectiveTest {
       for (ReduceOp op : ReduceOp.values()) {
         try (HostBuffer b = HostBuffer.ofBf16(RingFixtures.bf16(c.rank(), count))) {
           c.allReduce(b.pointer(), count, DType.BFLOAT16, op);
-          short[] got = b.toBf16();
+          short[] want = new short[count];
           for (int i = 0; i < count; i++) {
-            assertEquals(Bf16.fromFloat(expected(op, n, i)), got[i], op + " element " + i);
+            want[i] = Bf16.fromFloat(expected(op, n, i));
           }
+          assertArrayEquals(want, b.toBf16(), op.toString());
         }
       }
       // Random values: every hop rounds to bf16 once, so the error stays within a few bf16 ulps of the sum.
@@ -103,16 +105,16 @@ class TcpRingCollectiveTest {
         }
         try (HostBuffer b = HostBuffer.of(mine)) {
           c.allReduce(b.pointer(), count, DType.INT64, op);
-          long[] got = b.toLongs();
+          long[] want = new long[count];
           for (int i = 0; i < count; i++) {
             long sign = i % 2 == 0 ? 1 : -1;
             long acc = sign * longValue(0, i);
             for (int r = 1; r < n; r++) {
               acc = op == ReduceOp.MAX ? Math.max(acc, sign * longValue(r, i)) : acc + sign * longValue(r, i);
             }
-            long want = op == ReduceOp.AVG ? acc / n : acc;
-            assertEquals(want, got[i], op + " element " + i);
+            want[i] = op == ReduceOp.AVG ? acc / n : acc;
           }
+          assertArrayEquals(want, b.toLongs(), op.toString());
         }
       }
     });
@@ -125,10 +127,11 @@ class TcpRingCollectiveTest {
       float[] input = floats(c.rank(), per * n);
       try (HostBuffer send = HostBuffer.of(input); HostBuffer recv = HostBuffer.allocate(DType.FLOAT32, per)) {
         c.reduceScatter(send.pointer(), recv.pointer(), per, DType.FLOAT32, ReduceOp.AVG);
-        float[] got = recv.toFloats();
+        float[] want = new float[per];
         for (int i = 0; i < per; i++) {
-          assertEquals(expected(ReduceOp.AVG, n, (long) c.rank() * per + i), got[i], "element " + i);
+          want[i] = expected(ReduceOp.AVG, n, (long) c.rank() * per + i);
         }
+        assertArrayEquals(want, recv.toFloats());
         assertArrayEquals(input, send.toFloats(), "send buffer must stay unchanged");
       }
       long[] mine = new long[3 * n];
@@ -158,12 +161,13 @@ class TcpRingCollectiveTest {
       }
       try (HostBuffer send = HostBuffer.of(mine); HostBuffer recv = HostBuffer.allocate(DType.INT64, (long) per * n)) {
         c.allGather(send.pointer(), recv.pointer(), per, DType.INT64);
-        long[] got = recv.toLongs();
+        long[] want = new long[per * n];
         for (int r = 0; r < n; r++) {
           for (int i = 0; i < per; i++) {
-            assertEquals(longValue(r, i), got[r * per + i], "rank " + r + " element " + i);
+            want[r * per + i] = longValue(r, i);
           }
         }
+        assertArrayEquals(want, recv.toLongs());
       }
       // In place: the own block already sits in recv.
       try (HostBuffer both = HostBuffer.allocate(DType.FLOAT32, 5L * n)) {
@@ -286,6 +290,18 @@ class TcpRingCollectiveTest {
         assertTrue(millis >= 700 && millis < 2000, "timed out after " + millis + " ms");
         // The group stays broken.
         assertEquals(Reason.TIMEOUT, assertThrows(CollectiveException.class, c::barrier).reason());
+      }
+    });
+  }
+
+  @Test
+  void ranksIssuingDifferentCollectivesFailInsteadOfHanging() throws Exception {
+    runRanks(2, c -> {
+      int count = c.rank() == 0 ? 1000 : 1200; // rank 1 disagrees about the size
+      try (HostBuffer b = HostBuffer.of(floats(c.rank(), count))) {
+        CollectiveException e = assertThrows(CollectiveException.class,
+            () -> c.allReduce(b.pointer(), count, DType.FLOAT32, ReduceOp.SUM));
+        assertTrue(e.reason() == Reason.PROTOCOL || e.reason() == Reason.PEER_LOST, e.getMessage());
       }
     });
   }
