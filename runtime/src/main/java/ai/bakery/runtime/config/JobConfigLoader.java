@@ -88,6 +88,24 @@ public final class JobConfigLoader {
     return finish(draft, Dialect.REFERENCE_FLAGS);
   }
 
+  /**
+   * The config as Bakery YAML (every field, defaults included): what a run will actually use. Reading it back
+   * gives an equal config.
+   */
+  public static String toYaml(JobConfig config) {
+    try {
+      JsonNode tree = ConfigBinder.MAPPER.valueToTree(config);
+      for (String derived : JobConfig.DERIVED.keySet()) { // written once, in the section that owns it
+        int dot = derived.lastIndexOf('.');
+        ((com.fasterxml.jackson.databind.node.ObjectNode) tree.at("/" + derived.substring(0, dot).replace('.', '/')))
+            .remove(derived.substring(dot + 1));
+      }
+      return YAML.writeValueAsString(tree).replaceFirst("^---\\s*\n", "");
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("config cannot be written as YAML", e);
+    }
+  }
+
   private static LoadedJob finish(ConfigDraft draft, Dialect dialect) {
     LmmsTrainerArgs.finish(draft);
     JobConfig config = ConfigBinder.bind(draft);

@@ -3,7 +3,7 @@ package ai.bakery.runtime.config;
 import java.util.Collection;
 import java.util.Optional;
 
-/** Finds the valid name a misspelt one most likely meant (Levenshtein distance, case-insensitive). */
+/** Finds the valid name a misspelt one most likely meant (edit distance, case-insensitive). */
 public final class NameSuggester {
   private NameSuggester() {}
 
@@ -35,22 +35,24 @@ public final class NameSuggester {
     return nearest(name, candidates).map(s -> " (did you mean '" + s + "'?)").orElse("");
   }
 
+  /** Edit distance counting an adjacent transposition as one edit ("trian" is one edit from "train"). */
   static int distance(String a, String b) {
-    int[] prev = new int[b.length() + 1];
-    int[] cur = new int[b.length() + 1];
+    int[][] d = new int[a.length() + 1][b.length() + 1];
+    for (int i = 0; i <= a.length(); i++) {
+      d[i][0] = i;
+    }
     for (int j = 0; j <= b.length(); j++) {
-      prev[j] = j;
+      d[0][j] = j;
     }
     for (int i = 1; i <= a.length(); i++) {
-      cur[0] = i;
       for (int j = 1; j <= b.length(); j++) {
-        int substitute = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-        cur[j] = Math.min(substitute, Math.min(prev[j] + 1, cur[j - 1] + 1));
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        d[i][j] = Math.min(d[i - 1][j - 1] + cost, Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1));
+        if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
       }
-      int[] t = prev;
-      prev = cur;
-      cur = t;
     }
-    return prev[b.length()];
+    return d[a.length()][b.length()];
   }
 }

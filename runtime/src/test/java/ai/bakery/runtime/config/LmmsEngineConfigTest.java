@@ -157,4 +157,13 @@ class LmmsEngineConfigTest {
     assertEquals("trainer_type: 'fsdp2_trainr' is not supported; use one of " + LmmsEngineConfig.TRAINER_TYPES
         + " (did you mean 'fsdp2_trainer'?)", e.getMessage());
   }
+
+  @Test
+  void printedConfigReadsBackEqual() {
+    JobConfig c = JobConfigLoader.parse(resource("lmms-top-level.yaml"), List.of()).config();
+    String yaml = JobConfigLoader.toYaml(c);
+    LoadedJob again = JobConfigLoader.parse(yaml, List.of());
+    assertEquals(Dialect.BAKERY, again.dialect());
+    assertEquals(c, again.config());
+  }
 }

@@ -1,0 +1,36 @@
+package ai.bakery.runtime.train;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What a {@link Trainer#run()} did.
+ *
+ * @param steps every step this run trained, in order
+ * @param lastCheckpoint the last checkpoint written, or null
+ * @param skippedSteps non-finite steps skipped over the whole run (resumed counts included)
+ */
+public record TrainResult(List<StepResult> steps, Path lastCheckpoint, long skippedSteps) {
+  public TrainResult {
+    steps = List.copyOf(steps);
+  }
+
+  /** Mean CE of the first {@code n} steps of this run. */
+  public double firstCe(int n) {
+    return steps.subList(0, Math.min(n, steps.size())).stream().mapToDouble(StepResult::ce).average().orElse(0);
+  }
+
+  public double lastCe(int n) {
+    return steps.subList(Math.max(0, steps.size() - n), steps.size()).stream().mapToDouble(StepResult::ce)
+        .average().orElse(0);
+  }
+
+  public double firstMse(int n) {
+    return steps.subList(0, Math.min(n, steps.size())).stream().mapToDouble(StepResult::mse).average().orElse(0);
+  }
+
+  public double lastMse(int n) {
+    return steps.subList(Math.max(0, steps.size() - n), steps.size()).stream().mapToDouble(StepResult::mse)
+        .average().orElse(0);
+  }
+}
