@@ -1,0 +1,68 @@
+package ai.bakery.cli;
+
+import ai.bakery.model.config.ConfigException;
+import ai.bakery.runtime.config.JobConfig;
+import ai.bakery.runtime.config.JobConfigLoader;
+import ai.bakery.runtime.config.LoadedJob;
+import java.nio.file.Path;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code bakery train <config> [--key value ...]}: a Bakery or LMMS Engine YAML followed by overrides, or the
+ * reference trainer's flags alone ({@code bakery train --dataset_config_file ... --llm_path ...}).
+ */
+final class TrainCommand {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainCommand.class);
+
+  static final String DETAILS = String.join("\n",
+      "The config may be Bakery YAML (configs/quickstart.yaml), LMMS Engine YAML (either the top-level form or",
+      "the '- type: trainer' list form), or no file at all: the reference trainer's flags",
+      "(train/pretrain_unified_navit.py), with - or _ spellings and True/False/1/0 values.",
+      "Overrides after the config win over it: any reference flag (--lr 2e-5), LMMS trainer argument",
+      "(--learning_rate 2e-5) or Bakery path (--training.optimizer.lr 2e-5).",
+      "",
+      "  bakery train vae <config>   trains the VAE (separate command)");
+
+  private TrainCommand() {}
+
+  static Command create() {
+    return new LeafCommand("train", "train a BAGEL model from a config file or the reference trainer's flags",
+        Args.Spec.of().option("print-config", "print the resolved config as YAML and exit").withPassThrough()
+            .details(DETAILS),
+        TrainCommand::run);
+  }
+
+  private static int run(Args args, Cli cli) {
+    List<String> rest = args.rest();
+    if (rest.isEmpty()) {
+      throw new UsageException(args.path() + ": missing <config> (a YAML file, or the reference flags); see '"
+          + args.path() + " --help'");
+    }
+    if (rest.get(0).equals("vae")) {
+      throw new NotAvailableException(args.path() + " vae", "the VAE trainer");
+    }
+    LoadedJob job;
+    try {
+      job = rest.get(0).startsWith("-") ? JobConfigLoader.fromReferenceFlags(rest)
+          : JobConfigLoader.load(Path.of(rest.get(0)), rest.subList(1, rest.size()));
+    } catch (ConfigException e) {
+      throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    LOG.info("config read as {}", job.dialect());
+    job.notes().forEach(n -> LOG.info("config: {}", n));
+    if (args.flag("print-config")) {
+      cli.out().print(JobConfigLoader.toYaml(job.config()));
+      return 0;
+    }
+    JobConfig config;
+    try {
+      config = job.config().requireRunnable();
+    } catch (ConfigException e) {
+      throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    LOG.debug("resolved config: {}", config);
+    throw new NotAvailableException(args.path(), "the trainer ai.bakery.runtime.train.Trainer");
+  }
+}
