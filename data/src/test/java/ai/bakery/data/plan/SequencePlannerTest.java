@@ -146,7 +146,7 @@ class SequencePlannerTest {
   @Test
   void cfgDropoutRatesMatchConfig() {
     SequencePlanner planner = planner(config(0.1, 0.3, 0.3));
-    int n = 20000;
+    int n = 10000;
     int textDropped = 0;
     int vitDropped = 0;
     int vaeDropped = 0;
@@ -164,10 +164,10 @@ class SequencePlannerTest {
       Sample vlm = new Sample("vlm/" + i, "vlm", List.of(vit(square), text("3", true, false)));
       vlmVitDropped += planner.plan(vlm, 7, new SkipCounter()).orElseThrow().vitImages() == 1 ? 0 : 1;
     }
-    // binomial standard deviations: 0.0021 (p = 0.1), 0.0032 (p = 0.3); allow 4 sigma
-    assertEquals(0.1, textDropped / (double) n, 0.009);
-    assertEquals(0.3, vitDropped / (double) n, 0.013);
-    assertEquals(0.3, vaeDropped / (double) n, 0.013);
+    // binomial standard deviations: 0.0030 (p = 0.1), 0.0046 (p = 0.3); allow 4 sigma
+    assertEquals(0.1, textDropped / (double) n, 0.012);
+    assertEquals(0.3, vitDropped / (double) n, 0.018);
+    assertEquals(0.3, vaeDropped / (double) n, 0.018);
     assertEquals(0, vlmVitDropped, "ViT inputs of understanding samples are never dropped");
   }
 

@@ -41,8 +41,39 @@ class DataPipelineRestoreTest {
   }
 
   static DataPipeline pipeline(int rank, int world, DataPosition restore) throws IOException {
-    return DataPipeline.builder().setGroups(groups).setConfig(config).setTokens(TOKENS).setRank(rank, world)
+    return pipeline(config, rank, world, restore);
+  }
+
+  static DataPipeline pipeline(DataConfig c, int rank, int world, DataPosition restore) throws IOException {
+    return DataPipeline.builder().setGroups(groups).setConfig(c).setTokens(TOKENS).setRank(rank, world)
         .optRestore(restore).build();
+  }
+
+  @Test
+  void firstFitPipelineRestoresItsPendingSample() throws IOException {
+    DataConfig ff = config.withPacking(DataConfig.FIRST_FIT, 80, true);
+    List<PackedBatch> straight = new ArrayList<>();
+    try (DataPipeline p = pipeline(ff, 1, 2, null)) {
+      for (int i = 0; i < 10; i++) {
+        PackedBatch b = p.next().validate();
+        assertTrue(b.sequenceLength() <= 80);
+        straight.add(b);
+      }
+    }
+    DataPosition saved;
+    try (DataPipeline p = pipeline(ff, 1, 2, null)) {
+      for (int i = 0; i < 4; i++) {
+        assertTrue(straight.get(i).contentEquals(p.next()), "deterministic pack " + i);
+      }
+      saved = DataPosition.fromJson(p.position().toJson());
+    }
+    assertTrue(saved.workers().stream().allMatch(w -> w.packer().held().size() == 1),
+        "first_fit holds the sample that did not fit");
+    try (DataPipeline p = pipeline(ff, 1, 2, saved)) {
+      for (int i = 4; i < 10; i++) {
+        assertTrue(straight.get(i).contentEquals(p.next()), "pack " + i);
+      }
+    }
   }
 
   @Test
@@ -54,17 +85,14 @@ class DataPipelineRestoreTest {
         int k = 5 + rank;
         int m = 7;
         List<PackedBatch> straight = new ArrayList<>();
+        String json = null;
         try (DataPipeline p = pipeline(rank, world, null)) {
           for (int i = 0; i < k + m; i++) {
+            if (i == k) {
+              json = p.position().toJson(); // as a checkpoint would, without disturbing the stream
+            }
             straight.add(p.next().validate());
           }
-        }
-        String json;
-        try (DataPipeline p = pipeline(rank, world, null)) {
-          for (int i = 0; i < k; i++) {
-            assertTrue(straight.get(i).contentEquals(p.next()), "same start, pack " + i);
-          }
-          json = p.position().toJson();
         }
         DataPosition saved = DataPosition.fromJson(json);
         assertEquals(k, saved.packs());
