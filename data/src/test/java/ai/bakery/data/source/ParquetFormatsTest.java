@@ -140,6 +140,39 @@ class ParquetFormatsTest {
     assertEquals(java.util.Set.of(step01, step12, chain, joined), seen.keySet());
   }
 
+  @Test
+  void corruptDataPagesEndTheUnitWithOneCountedSkip() throws Exception {
+    Path data = Files.createDirectories(dir.resolve("t2i"));
+    byte[] img = TestMedia.png(Color.BLUE, 8, 8);
+    List<Object[]> rows = new java.util.ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      rows.add(new Object[] {img, "{\"c\": \"row " + i + "\"}"});
+    }
+    Path file = data.resolve("a.parquet");
+    RecordWriters.writeParquet(file, T2I, List.of(rows));
+    byte[] bytes = Files.readAllBytes(file);
+    for (int i = 4; i < 64; i++) {
+      bytes[i] = (byte) 0xA5; // the first column chunk's page header and data; the footer stays intact
+    }
+    Files.write(file, bytes);
+    DatasetSource src = new DatasetSource("t2i", data, null, ReadOptions.DEFAULTS);
+    List<ShardUnit> units = DatasetFormats.T2I.units(src);
+    assertEquals(6, units.get(0).rowCount());
+    SkipCounter skips = new SkipCounter();
+    List<PositionedSample> all = TestMedia.readAll(DatasetFormats.T2I, src, skips);
+    assertEquals(0, all.size());
+    assertEquals(Map.of(SkipReason.CORRUPT_ROW, 1L), skips.snapshot());
+  }
+
+  @Test
+  void unreadableFooterNamesTheFile() throws Exception {
+    Path data = Files.createDirectories(dir.resolve("t2i"));
+    Files.write(data.resolve("broken.parquet"), "PAR1 not really a parquet file".getBytes());
+    java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DatasetFormats.T2I.units(new DatasetSource("t2i", data, null, ReadOptions.DEFAULTS)));
+    assertTrue(e.getMessage().contains("broken.parquet"), e.getMessage());
+  }
+
   private static List<Long> toList(long[] a) {
     return java.util.Arrays.stream(a).boxed().toList();
   }
