@@ -17,6 +17,8 @@ import static org.bytedeco.cuda.global.cudart.cudaSuccess;
 
 import ai.bakery.runtime.collective.CollectiveException.Reason;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -79,6 +81,8 @@ public final class NcclCollective implements Collective {
   private volatile CollectiveException failure;
   private volatile boolean closed;
   private boolean aborted;
+  private int groupDepth;
+  private final List<CompletableFuture<Void>> deferred = new ArrayList<>();
 
   private NcclCollective(String group, long generation, int rank, int worldSize, int device, Options options,
       ncclComm comm, CUstream_st stream, boolean ownsStream, Pointer barrierScratch) {
@@ -236,15 +240,52 @@ public final class NcclCollective implements Collective {
         + device + "]";
   }
 
+  /**
+   * Runs the collectives {@code body} issues on this group as one NCCL group call (ncclGroupStart/End), so
+   * NCCL launches them together, e.g. all buckets of a step. Their futures complete when the whole group has.
+   * Use the async variants inside {@code body}: a blocking call there would wait for a launch that only
+   * happens after {@code body} returns. Other threads' calls wait until the group is launched.
+   */
+  public void grouped(Runnable body) {
+    synchronized (this) {
+      failIfUnusable();
+      checkCuda(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+      checkNccl(nccl.ncclGroupStart(), "ncclGroupStart");
+      groupDepth++;
+      try {
+        body.run();
+      } finally {
+        groupDepth--;
+        int rc = nccl.ncclGroupEnd();
+        if (rc != nccl.ncclSuccess) {
+          CollectiveException e = new CollectiveException(Reason.BACKEND, "ncclGroupEnd: " + ncclError(rc));
+          fail(e);
+          deferred.forEach(f -> f.completeExceptionally(e));
+          deferred.clear();
+          throw e;
+        }
+        if (groupDepth == 0 && !deferred.isEmpty()) {
+          // Launched only now: one event after the group stands for all of its operations.
+          List<CompletableFuture<Void>> members = List.copyOf(deferred);
+          deferred.clear();
+          CompletableFuture<Void> all = new CompletableFuture<>();
+          all.whenComplete((ok, error) -> members.forEach(f -> {
+            if (error != null) {
+              f.completeExceptionally(error);
+            } else {
+              f.complete(null);
+            }
+          }));
+          track(all, "group of " + members.size() + " collectives");
+        }
+      }
+    }
+  }
+
   private CompletableFuture<Void> enqueue(String what, IntSupplier call) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     synchronized (this) {
-      if (closed) {
-        throw new CollectiveException(Reason.CLOSED, this + " is closed");
-      }
-      if (failure != null) {
-        throw new CollectiveException(failure);
-      }
+      failIfUnusable();
       checkCuda(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
       int rc = call.getAsInt();
       if (rc != nccl.ncclSuccess) {
@@ -252,12 +293,30 @@ public final class NcclCollective implements Collective {
         fail(e);
         throw e;
       }
-      CUevent_st event = new CUevent_st();
-      checkCuda(cudaEventCreateWithFlags(event, cudaEventDisableTiming), "cudaEventCreateWithFlags");
-      checkCuda(cudaEventRecord(event, stream), "cudaEventRecord");
-      inFlight.add(new InFlight(event, done, what));
+      if (groupDepth > 0) {
+        deferred.add(done); // inside ncclGroupStart/End nothing is launched yet
+      } else {
+        track(done, what);
+      }
     }
     return done;
+  }
+
+  /** Records an event after the work enqueued so far; the watchdog completes {@code done} when it fires. */
+  private void track(CompletableFuture<Void> done, String what) {
+    CUevent_st event = new CUevent_st();
+    checkCuda(cudaEventCreateWithFlags(event, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+    checkCuda(cudaEventRecord(event, stream), "cudaEventRecord");
+    inFlight.add(new InFlight(event, done, what));
+  }
+
+  private void failIfUnusable() {
+    if (closed) {
+      throw new CollectiveException(Reason.CLOSED, this + " is closed");
+    }
+    if (failure != null) {
+      throw new CollectiveException(failure);
+    }
   }
 
   /** Completes operations in order as their events fire; the timeout runs from when the previous one finished. */

@@ -151,6 +151,24 @@ class NcclCollectiveTest {
       dev.download(host);
       assertArrayEquals(RingFixtures.floats(n - 1, 13), host.toFloats());
     }
+    // Two all-reduces fused into one NCCL group launch.
+    try (HostBuffer a = HostBuffer.of(RingFixtures.floats(rank, 33)); HostBuffer b = HostBuffer.of(RingFixtures.floats(rank, 65));
+        Device da = Device.upload(a); Device db = Device.upload(b)) {
+      List<CompletableFuture<Void>> launched = new ArrayList<>();
+      ((NcclCollective) c).grouped(() -> {
+        launched.add(c.allReduceAsync(da.pointer, 33, DType.FLOAT32, ReduceOp.SUM));
+        launched.add(c.allReduceAsync(db.pointer, 65, DType.FLOAT32, ReduceOp.MAX));
+      });
+      launched.forEach(Collective::await);
+      da.download(a);
+      db.download(b);
+      for (int i = 0; i < 65; i++) {
+        if (i < 33) {
+          assertEquals(RingFixtures.expected(ReduceOp.SUM, n, i), a.toFloats()[i]);
+        }
+        assertEquals(RingFixtures.expected(ReduceOp.MAX, n, i), b.toFloats()[i]);
+      }
+    }
     c.barrier();
   }
 
