@@ -1,5 +1,6 @@
 package ai.bakery.model.attention;
 
+import ai.bakery.model.tensor.ScalarTypes;
 import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
@@ -15,6 +16,7 @@ import org.bytedeco.pytorch.TensorArrayRef;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * Varlen attention through libtorch's fused {@code scaled_dot_product_attention}, one call per
@@ -33,6 +35,11 @@ public final class SdpaAttention implements AttentionKernel {
       Tensor tq = Torch.view(q);
       Tensor tk = Torch.view(k);
       Tensor tv = Torch.view(v);
+      // Under bf16 compute, q and k leave their fp32 norms while v comes straight from a bf16 matmul.
+      ScalarType common = commonType(tq, tk, tv);
+      tq = tq.to(common);
+      tk = tk.to(common);
+      tv = tv.to(common);
       TensorVector outs = new TensorVector();
       for (AttentionBlock b : blocks) {
         Tensor qb = heads(tq, b.qStart(), b.rows()); // (1, Hq, rows, D)
@@ -52,6 +59,19 @@ public final class SdpaAttention implements AttentionKernel {
       Tensor out = outs.size() == 1 ? outs.get(0).contiguous() : torch.cat(new TensorArrayRef(outs), 0);
       return Torch.adopt(out, q.getManager());
     }
+  }
+
+  /** The lowest-precision float type among the inputs: attention runs at the compute precision. */
+  static ScalarType commonType(Tensor... ts) {
+    ScalarType best = ScalarTypes.of(ts[0]);
+    for (Tensor t : ts) {
+      ScalarType s = ScalarTypes.of(t);
+      if (s == ScalarType.BFloat16 || (s == ScalarType.Half && best != ScalarType.BFloat16)
+          || (s == ScalarType.Float && best == ScalarType.Double)) {
+        best = s;
+      }
+    }
+    return best;
   }
 
   /** Rows {@code [start, start + len)} of a (T, H, D) tensor as a (1, H, len, D) view. */
