@@ -22,8 +22,18 @@ public final class BatchFlightClient implements AutoCloseable {
   private final HeaderCallOption auth;
 
   public BatchFlightClient(BufferAllocator allocator, Location server, String token) {
+    this(allocator, server, token, null);
+  }
+
+  /** Over TLS, trusting only the job's CA (from this node's identity). */
+  public BatchFlightClient(BufferAllocator allocator, Location server, String token,
+      ai.bakery.actors.security.NodeIdentity tls) {
     this.allocator = allocator;
-    this.client = FlightClient.builder(allocator, server).build();
+    FlightClient.Builder b = FlightClient.builder(allocator, server);
+    if (tls != null) {
+      b.useTls().trustedCertificates(tls.authority());
+    }
+    this.client = b.build();
     FlightCallHeaders headers = new FlightCallHeaders();
     headers.insert("authorization", "Bearer " + token);
     this.auth = new HeaderCallOption(headers);

@@ -23,12 +23,21 @@ import org.apache.arrow.vector.ipc.ArrowStreamReader;
 public final class BatchFlightServer implements AutoCloseable {
   private final FlightServer server;
 
+  /** Plain gRPC: only for tests and trusted single-machine runs; clusters use the TLS constructor. */
   public BatchFlightServer(BufferAllocator allocator, Location location, BatchStore store, String token)
       throws IOException {
-    this.server = FlightServer.builder(allocator, location, new Producer(allocator, store))
-        .headerAuthenticator(new TokenAuthenticator(token))
-        .build()
-        .start();
+    this(allocator, location, store, token, null);
+  }
+
+  /** Over TLS with the node's CA-signed certificate ({@code location} must be a grpc+tls location). */
+  public BatchFlightServer(BufferAllocator allocator, Location location, BatchStore store, String token,
+      ai.bakery.actors.security.NodeIdentity tls) throws IOException {
+    FlightServer.Builder b = FlightServer.builder(allocator, location, new Producer(allocator, store))
+        .headerAuthenticator(new TokenAuthenticator(token));
+    if (tls != null) {
+      b.useTls(tls.certificateChain(), tls.privateKey());
+    }
+    this.server = b.build().start();
   }
 
   public Location location() {

@@ -24,8 +24,8 @@ import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.Test;
 
-class BatchFlightTest {
-  static byte[] batch(BufferAllocator alloc, int... values) throws Exception {
+public class BatchFlightTest {
+  public static byte[] batch(BufferAllocator alloc, int... values) throws Exception {
     try (IntVector v = new IntVector("packed_text_ids", alloc)) {
       v.allocateNew(values.length);
       for (int i = 0; i < values.length; i++) {
@@ -44,7 +44,7 @@ class BatchFlightTest {
     }
   }
 
-  static int[] values(BufferAllocator alloc, byte[] ipc) throws Exception {
+  public static int[] values(BufferAllocator alloc, byte[] ipc) throws Exception {
     try (ArrowStreamReader r = new ArrowStreamReader(new ByteArrayInputStream(ipc), alloc)) {
       List<Integer> out = new ArrayList<>();
       while (r.loadNextBatch()) {

@@ -9,14 +9,12 @@ import com.typesafe.config.ConfigFactory;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class ArteryTlsTest {
   static int freePort() throws Exception {
@@ -43,16 +41,9 @@ class ArteryTlsTest {
   }
 
   @Test
-  void onlyNodesWithTheJobsCertificatesJoin(@TempDir Path dir) throws Exception {
-    Path job = dir.resolve("job");
-    ClusterCerts certs = new ClusterCerts(job);
-    certs.createAuthority();
-    certs.issueNode("n1", List.of("127.0.0.1"));
-    certs.issueNode("n2", List.of("127.0.0.1"));
-    Path other = dir.resolve("stranger");
-    ClusterCerts foreign = new ClusterCerts(other);
-    foreign.createAuthority();
-    foreign.issueNode("n3", List.of("127.0.0.1"));
+  void onlyNodesWithTheJobsCertificatesJoin() throws Exception {
+    Path job = TestCerts.job();
+    Path other = TestCerts.other();
     // Password files are private to their owner.
     assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
         Files.getPosixFilePermissions(job.resolve("n1.password"))));
@@ -60,7 +51,7 @@ class ArteryTlsTest {
     int seed = freePort();
     ActorSystem<Void> a = node(job, "n1", seed, seed);
     ActorSystem<Void> b = node(job, "n2", 0, seed);
-    ActorSystem<Void> stranger = node(other, "n3", 0, seed);
+    ActorSystem<Void> stranger = node(other, "mallory", 0, seed);
     try {
       long end = System.currentTimeMillis() + 30_000;
       while (up(a) < 2 && System.currentTimeMillis() < end) {
