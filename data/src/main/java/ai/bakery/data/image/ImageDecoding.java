@@ -17,6 +17,9 @@ import javax.imageio.stream.ImageInputStream;
  * naming the source.
  */
 public final class ImageDecoding {
+  /** The reference's decompression-bomb guard (PIL's MAX_IMAGE_PIXELS as its readers set it). */
+  public static final long MAX_PIXELS = 200_000_000L;
+
   static {
     // Registers plugins found on the class path (TwelveMonkeys WebP) even when ImageIO was first touched by
     // a class loader that did not see them.
@@ -32,7 +35,11 @@ public final class ImageDecoding {
       ImageReader reader = readerFor(in, source);
       try {
         reader.setInput(in, true, true);
-        return new int[] {reader.getWidth(0), reader.getHeight(0)};
+        int[] wh = {reader.getWidth(0), reader.getHeight(0)};
+        checkSize(wh[0], wh[1], source);
+        return wh;
+      } catch (ImageTooLargeException e) {
+        throw e;
       } catch (IOException | RuntimeException e) {
         throw new IOException("corrupt image header in " + source + ": " + e.getMessage(), e);
       } finally {
@@ -55,12 +62,28 @@ public final class ImageDecoding {
       ImageReader reader = readerFor(in, source);
       try {
         reader.setInput(in, true, true);
+        checkSize(reader.getWidth(0), reader.getHeight(0), source);
         return toRgb(reader.read(0));
+      } catch (ImageTooLargeException e) {
+        throw e;
       } catch (IOException | RuntimeException e) {
         throw new IOException("corrupt image " + source + ": " + e.getMessage(), e);
       } finally {
         reader.dispose();
       }
+    }
+  }
+
+  /** An image over {@link #MAX_PIXELS}: refused before its pixels are allocated. */
+  public static final class ImageTooLargeException extends IOException {
+    ImageTooLargeException(String message) {
+      super(message);
+    }
+  }
+
+  private static void checkSize(int w, int h, String source) throws ImageTooLargeException {
+    if ((long) w * h > MAX_PIXELS || w <= 0 || h <= 0) {
+      throw new ImageTooLargeException("image " + w + " x " + h + " exceeds " + MAX_PIXELS + " pixels: " + source);
     }
   }
 

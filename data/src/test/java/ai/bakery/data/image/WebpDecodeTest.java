@@ -104,6 +104,14 @@ class WebpDecodeTest {
   }
 
   @Test
+  void decompressionBombsAreRefusedFromTheHeader() {
+    byte[] huge = solidWebp(16384, 16384, 1, 2, 3); // 268M pixels in a few bytes
+    IOException e = assertThrows(ImageDecoding.ImageTooLargeException.class, () -> ImageDecoding.probe(huge, "bomb"));
+    assertTrue(e.getMessage().contains("bomb"), e.getMessage());
+    assertThrows(ImageDecoding.ImageTooLargeException.class, () -> ImageDecoding.decode(huge, "bomb"));
+  }
+
+  @Test
   void corruptBytesNameTheirSource() {
     IOException e = assertThrows(IOException.class,
         () -> ImageDecoding.decode(new byte[] {'R', 'I', 'F', 'F', 0, 0}, "row 7 of x.parquet"));
