@@ -114,6 +114,57 @@ class BagelTest {
   }
 
   @Test
+  void freezeUndStopsEveryUnderstandingGradient() {
+    BagelConfig base = TinyBagel.config(1.0);
+    BagelConfig frozen = base.withLlm(base.llm().withBagelOptions(base.llm().layerModule(), true, false, true));
+    try (NDManager m = NDManager.newBaseManager(); ParameterStore store = new ParameterStore(m);
+        NDManager step = m.newSubManager()) {
+      Bagel bagel = new Bagel(frozen, store, 4L);
+      store.get("llm2vae.weight").copyFrom(step.randomNormal(new Shape(16, 32)).mul(0.1));
+      BagelInputs in = TinyBagel.mixed(step, 2);
+      try (ai.djl.training.GradientCollector gc = Torch.init().newGradientCollector()) {
+        BagelOutput out = bagel.forward(in, step, NoiseSource.fixed(3));
+        gc.backward(new BagelLoss(1, 1).compute(out, null, BagelLoss.GlobalCounts.local(out, null), 1).loss());
+      }
+      int genWithGradient = 0;
+      for (ai.bakery.model.tensor.Parameter p : store.trainable()) {
+        float g = gradAbsSum(p);
+        String n = p.name();
+        // As in the reference, the LM head is not detached: CE still trains it.
+        boolean und = (n.startsWith("language_model.model.") && !n.contains("_moe_gen")) || n.startsWith("vit_model.")
+            || n.startsWith("connector.");
+        if (und) {
+          assertEquals(0f, g, n);
+        } else if (n.contains("_moe_gen") && g > 0) {
+          genWithGradient++;
+        }
+      }
+      assertTrue(genWithGradient > 20, "gen experts still learn: " + genWithGradient);
+    }
+  }
+
+  @Test
+  void everyLayerModuleRunsTheMixedPack() {
+    BagelConfig base = TinyBagel.config(1.0);
+    for (ai.bakery.model.config.LayerModule module : ai.bakery.model.config.LayerModule.values()) {
+      BagelConfig cfg = base.withLlm(base.llm().withBagelOptions(module, true, module == ai.bakery.model.config.LayerModule.QWEN2, false));
+      try (NDManager m = NDManager.newBaseManager(); ParameterStore store = new ParameterStore(m)) {
+        BagelOutput out = new Bagel(cfg, store, 6L).forward(TinyBagel.mixed(m, 1), m, NoiseSource.fixed(1));
+        assertEquals(new Shape(5), out.ce().getShape(), module.toString());
+        assertTrue(Float.isFinite(out.ce().sum().getFloat()) && Float.isFinite(out.mse().sum().getFloat()));
+      }
+    }
+  }
+
+  static float gradAbsSum(ai.bakery.model.tensor.Parameter p) {
+    try {
+      return p.value().getGradient().abs().sum().getFloat();
+    } catch (IllegalStateException none) {
+      return 0f;
+    }
+  }
+
+  @Test
   void branchesOffRejectPacksThatNeedThem() {
     try (NDManager m = NDManager.newBaseManager(); ParameterStore store = new ParameterStore(m)) {
       BagelConfig genOnly = TinyBagel.config(1.0).withBranches(true, false);
