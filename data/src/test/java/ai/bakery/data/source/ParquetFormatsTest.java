@@ -141,6 +141,54 @@ class ParquetFormatsTest {
   }
 
   @Test
+  void laterRowGroupsAreReadFromASparseSingleGroupCopy() throws Exception {
+    Path data = Files.createDirectories(dir.resolve("t2i"));
+    byte[][] imgs = {TestMedia.png(Color.RED, 8, 8), TestMedia.png(Color.GREEN, 8, 8), TestMedia.png(Color.BLUE, 8, 8),
+        TestMedia.png(Color.BLACK, 8, 8)};
+    List<List<Object[]>> groups = new java.util.ArrayList<>();
+    for (int g = 0; g < 4; g++) {
+      List<Object[]> rows = new java.util.ArrayList<>();
+      for (int r = 0; r < 3 + g; r++) {
+        // repeated captions make Arrow dictionary-encode the column (dictionary pages come first)
+        rows.add(new Object[] {imgs[g], "{\"c\": \"group " + g + "\"}"});
+      }
+      groups.add(rows);
+    }
+    Path file = data.resolve("a.parquet");
+    RecordWriters.writeParquet(file, T2I, groups);
+    ParquetFooter footer = ParquetFooter.read(file);
+    assertEquals(List.of(3L, 4L, 5L, 6L), toList(footer.rowGroupRows()));
+    Path single = dir.resolve("single.parquet");
+    footer.writeSingleGroupFile(2, single);
+    assertEquals(List.of(5L), toList(ParquetFooter.rowGroupRows(single)));
+
+    DatasetSource src = new DatasetSource("t2i", data, null, ReadOptions.DEFAULTS);
+    List<ShardUnit> units = DatasetFormats.T2I.units(src);
+    int[] colours = {0xff0000, 0x00ff00, 0x0000ff, 0x000000};
+    long before = tempCopies();
+    for (int g = 3; g >= 0; g--) {
+      try (SampleCursor c = DatasetFormats.T2I.open(src, units.get(g), 1, new SkipCounter())) {
+        int n = 0;
+        while (c.hasNext()) {
+          PositionedSample s = c.next();
+          assertEquals(1 + n, s.row());
+          assertEquals("T(group " + g + "|drop)", TestMedia.render(s.sample()).get(0));
+          assertEquals(colours[g], TestMedia.centerRgb(s.sample().items().get(1)));
+          n++;
+        }
+        assertEquals(2 + g, n);
+      }
+    }
+    assertEquals(before, tempCopies(), "single-group copies are deleted on close");
+  }
+
+  private static long tempCopies() throws java.io.IOException {
+    try (var s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+      return s.filter(p -> p.getFileName().toString().startsWith("bakery-rowgroup-")).count();
+    }
+  }
+
+  @Test
   void corruptDataPagesEndTheUnitWithOneCountedSkip() throws Exception {
     Path data = Files.createDirectories(dir.resolve("t2i"));
     byte[] img = TestMedia.png(Color.BLUE, 8, 8);

@@ -1,5 +1,6 @@
 package ai.bakery.data.source.records;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -8,22 +9,51 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * The row-group layout of a parquet file, read from its footer without Hadoop or decoding any data. The
- * footer is a Thrift compact-protocol {@code FileMetaData}; only {@code row_groups[i].num_rows} is kept,
- * everything else is skipped field by field. Arrow Java's dataset API cannot list row groups, and sharding
- * needs them before any data is read.
+ * A parquet file's footer, read without Hadoop or decoding any data: the row count of each row group and the
+ * byte ranges its column chunks (and their page indexes) occupy. The footer is a Thrift compact-protocol
+ * {@code FileMetaData}; only what is needed is parsed, everything else is skipped (or copied) byte for byte.
+ *
+ * <p>Arrow Java's dataset API can neither list nor select row groups. Sharding needs the list before any
+ * data is read, and reading one group must not decode the groups before it; {@link #writeSingleGroupFile}
+ * writes a sparse copy holding only that group's bytes, at their original offsets, behind a footer that
+ * lists only that group.
  */
 public final class ParquetFooter {
   private static final byte[] MAGIC = "PAR1".getBytes(StandardCharsets.US_ASCII);
   private static final int MAX_FOOTER = 256 << 20;
 
-  private ParquetFooter() {}
+  private final Path file;
+  private final byte[] meta;
+  private final List<Segment> fields;
+  private final List<RowGroup> groups;
+
+  /** A top-level FileMetaData field: its header bytes [start, valueStart) and value bytes [valueStart, end). */
+  private record Segment(int id, int start, int valueStart, int end) {}
+
+  /** One row group: rows, its bytes inside the metadata, and the file ranges it needs ({start, end} pairs). */
+  private record RowGroup(long rows, int metaStart, int metaEnd, List<long[]> ranges) {}
+
+  private ParquetFooter(Path file, byte[] meta, List<Segment> fields, List<RowGroup> groups) {
+    this.file = file;
+    this.meta = meta;
+    this.fields = fields;
+    this.groups = groups;
+  }
 
   /** Row count of each row group, in file order. */
   public static long[] rowGroupRows(Path file) throws IOException {
+    return read(file).rowGroupRows();
+  }
+
+  public long[] rowGroupRows() {
+    return groups.stream().mapToLong(RowGroup::rows).toArray();
+  }
+
+  public static ParquetFooter read(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
       if (size < 12) {
@@ -35,21 +65,92 @@ public final class ParquetFooter {
       int len = tail.getInt();
       byte[] magic = new byte[4];
       tail.get(magic);
-      if (!java.util.Arrays.equals(magic, MAGIC)) {
+      if (!Arrays.equals(magic, MAGIC)) {
         throw new IOException("not a parquet file (no PAR1 trailer): " + file);
       }
       if (len <= 0 || len > MAX_FOOTER || len > size - 12) {
         throw new IOException("corrupt parquet footer length " + len + ": " + file);
       }
-      ByteBuffer meta = ByteBuffer.allocate(len);
-      readFully(ch, meta, size - 8 - len, file);
-      meta.flip();
+      ByteBuffer buf = ByteBuffer.allocate(len);
+      readFully(ch, buf, size - 8 - len, file);
+      byte[] meta = buf.array();
       try {
-        return new CompactReader(meta).fileMetaDataRowGroups();
+        CompactReader r = new CompactReader(ByteBuffer.wrap(meta));
+        r.fileMetaData();
+        return new ParquetFooter(file, meta, r.fields, r.groups);
       } catch (RuntimeException e) {
-        throw new IOException("corrupt parquet footer in " + file + ": " + e.getMessage(), e);
+        throw new IOException("corrupt parquet footer in " + file + ": " + e, e);
       }
     }
+  }
+
+  /**
+   * Writes {@code target}: a parquet file with only row group {@code group} of this file. Its column chunks
+   * and page indexes are copied to their original offsets (everything before stays a hole, so the copy costs
+   * the group's bytes only) and the new footer is this footer with the other groups left out.
+   */
+  public void writeSingleGroupFile(int group, Path target) throws IOException {
+    RowGroup g = groups.get(group);
+    if (g.ranges().isEmpty()) {
+      throw new IOException("row group " + group + " of " + file + " has no column chunk offsets");
+    }
+    byte[] footer = singleGroupMetadata(group);
+    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ);
+        FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.SPARSE)) {
+      long size = in.size();
+      out.write(ByteBuffer.wrap(MAGIC), 0);
+      long end = MAGIC.length;
+      for (long[] r : g.ranges()) {
+        if (r[0] < MAGIC.length || r[1] > size - 8 || r[0] >= r[1]) {
+          throw new IOException("row group " + group + " of " + file + " points outside the file: " + r[0] + ".." + r[1]);
+        }
+        out.position(r[0]);
+        long copied = 0;
+        while (copied < r[1] - r[0]) {
+          long n = in.transferTo(r[0] + copied, r[1] - r[0] - copied, out);
+          if (n <= 0) {
+            throw new IOException("short read copying row group " + group + " of " + file);
+          }
+          copied += n;
+        }
+        end = Math.max(end, r[1]);
+      }
+      ByteBuffer tail = ByteBuffer.allocate(footer.length + 8).order(ByteOrder.LITTLE_ENDIAN);
+      tail.put(footer).putInt(footer.length).put(MAGIC).flip();
+      long pos = end;
+      while (tail.hasRemaining()) {
+        pos += out.write(tail, pos);
+      }
+    }
+  }
+
+  /** FileMetaData with num_rows set to the group's and row_groups holding only that group. */
+  byte[] singleGroupMetadata(int group) {
+    RowGroup g = groups.get(group);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(meta.length);
+    for (Segment f : fields) {
+      if (f.id() == 3) {
+        out.write(meta, f.start(), f.valueStart() - f.start());
+        writeVarint(out, (g.rows() << 1) ^ (g.rows() >> 63));
+      } else if (f.id() == 4) {
+        out.write(meta, f.start(), f.valueStart() - f.start());
+        out.write((1 << 4) | CompactReader.STRUCT);
+        out.write(meta, g.metaStart(), g.metaEnd() - g.metaStart());
+      } else {
+        out.write(meta, f.start(), f.end() - f.start());
+      }
+    }
+    out.write(0); // STOP
+    return out.toByteArray();
+  }
+
+  private static void writeVarint(ByteArrayOutputStream out, long v) {
+    while ((v & ~0x7FL) != 0) {
+      out.write((int) ((v & 0x7f) | 0x80));
+      v >>>= 7;
+    }
+    out.write((int) v);
   }
 
   private static void readFully(FileChannel ch, ByteBuffer buf, long pos, Path file) throws IOException {
@@ -61,66 +162,86 @@ public final class ParquetFooter {
     }
   }
 
-  /** Just enough of the Thrift compact protocol to walk FileMetaData. */
+  /**
+   * Just enough of the Thrift compact protocol to walk FileMetaData: RowGroup (1 columns, 3 num_rows),
+   * ColumnChunk (3 meta_data, 4/5 offset index, 6/7 column index), ColumnMetaData (7 total_compressed_size,
+   * 9 data_page_offset, 11 dictionary_page_offset, 14/15 bloom filter).
+   */
   private static final class CompactReader {
-    private static final int STOP = 0;
-    private static final int TRUE = 1;
-    private static final int FALSE = 2;
-    private static final int BYTE = 3;
-    private static final int I16 = 4;
-    private static final int I32 = 5;
-    private static final int I64 = 6;
-    private static final int DOUBLE = 7;
-    private static final int BINARY = 8;
-    private static final int LIST = 9;
-    private static final int SET = 10;
-    private static final int MAP = 11;
-    private static final int STRUCT = 12;
+    static final int STOP = 0;
+    static final int TRUE = 1;
+    static final int FALSE = 2;
+    static final int BYTE = 3;
+    static final int I16 = 4;
+    static final int I32 = 5;
+    static final int I64 = 6;
+    static final int DOUBLE = 7;
+    static final int BINARY = 8;
+    static final int LIST = 9;
+    static final int SET = 10;
+    static final int MAP = 11;
+    static final int STRUCT = 12;
 
     private final ByteBuffer in;
+    final List<Segment> fields = new ArrayList<>();
+    final List<RowGroup> groups = new ArrayList<>();
 
     CompactReader(ByteBuffer in) {
       this.in = in;
     }
 
-    /** FileMetaData: field 4 is list&lt;RowGroup&gt;; RowGroup field 3 is num_rows (i64). */
-    long[] fileMetaDataRowGroups() {
-      List<Long> rows = new ArrayList<>();
-      short fieldId = 0;
+    void fileMetaData() {
+      short id = 0;
+      boolean sawRows = false;
+      boolean sawGroups = false;
       while (true) {
+        int start = in.position();
         int header = in.get() & 0xff;
         int type = header & 0x0f;
         if (type == STOP) {
           break;
         }
-        fieldId = nextFieldId(header, fieldId);
-        if (fieldId == 4 && type == LIST) {
+        id = nextFieldId(header, id);
+        int valueStart = in.position();
+        if (id == 4 && type == LIST) {
           int[] list = listHeader();
-          for (int i = 0; i < list[0]; i++) {
-            rows.add(rowGroupNumRows());
+          if (list[1] != STRUCT) {
+            throw new IllegalStateException("row_groups is not a list of structs");
           }
+          for (int i = 0; i < list[0]; i++) {
+            int rgStart = in.position();
+            List<long[]> ranges = new ArrayList<>();
+            long rows = rowGroup(ranges);
+            groups.add(new RowGroup(rows, rgStart, in.position(), ranges));
+          }
+          sawGroups = true;
         } else {
+          sawRows |= id == 3 && type == I64;
           skip(type);
         }
+        fields.add(new Segment(id, start, valueStart, in.position()));
       }
-      long[] out = new long[rows.size()];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = rows.get(i);
+      if (!sawRows || !sawGroups) {
+        throw new IllegalStateException("FileMetaData without num_rows or row_groups");
       }
-      return out;
     }
 
-    private long rowGroupNumRows() {
+    private long rowGroup(List<long[]> ranges) {
       long numRows = -1;
-      short fieldId = 0;
+      short id = 0;
       while (true) {
         int header = in.get() & 0xff;
         int type = header & 0x0f;
         if (type == STOP) {
           break;
         }
-        fieldId = nextFieldId(header, fieldId);
-        if (fieldId == 3 && type == I64) {
+        id = nextFieldId(header, id);
+        if (id == 1 && type == LIST) {
+          int[] list = listHeader();
+          for (int i = 0; i < list[0]; i++) {
+            columnChunk(ranges);
+          }
+        } else if (id == 3 && type == I64) {
           numRows = zigzag(varint());
         } else {
           skip(type);
@@ -130,6 +251,78 @@ public final class ParquetFooter {
         throw new IllegalStateException("row group without num_rows");
       }
       return numRows;
+    }
+
+    private void columnChunk(List<long[]> ranges) {
+      long offsetIndex = -1;
+      long offsetIndexLen = -1;
+      long columnIndex = -1;
+      long columnIndexLen = -1;
+      short id = 0;
+      while (true) {
+        int header = in.get() & 0xff;
+        int type = header & 0x0f;
+        if (type == STOP) {
+          break;
+        }
+        id = nextFieldId(header, id);
+        if (id == 3 && type == STRUCT) {
+          columnMetaData(ranges);
+        } else if (id >= 4 && id <= 7 && (type == I64 || type == I32)) {
+          long v = zigzag(varint());
+          switch (id) {
+            case 4 -> offsetIndex = v;
+            case 5 -> offsetIndexLen = v;
+            case 6 -> columnIndex = v;
+            default -> columnIndexLen = v;
+          }
+        } else {
+          skip(type);
+        }
+      }
+      if (offsetIndex > 0 && offsetIndexLen > 0) {
+        ranges.add(new long[] {offsetIndex, offsetIndex + offsetIndexLen});
+      }
+      if (columnIndex > 0 && columnIndexLen > 0) {
+        ranges.add(new long[] {columnIndex, columnIndex + columnIndexLen});
+      }
+    }
+
+    private void columnMetaData(List<long[]> ranges) {
+      long compressed = -1;
+      long dataPage = -1;
+      long dictPage = -1;
+      long bloom = -1;
+      long bloomLen = -1;
+      short id = 0;
+      while (true) {
+        int header = in.get() & 0xff;
+        int type = header & 0x0f;
+        if (type == STOP) {
+          break;
+        }
+        id = nextFieldId(header, id);
+        if ((id == 7 || id == 9 || id == 11 || id == 14) && type == I64 || id == 15 && type == I32) {
+          long v = zigzag(varint());
+          switch (id) {
+            case 7 -> compressed = v;
+            case 9 -> dataPage = v;
+            case 11 -> dictPage = v;
+            case 14 -> bloom = v;
+            default -> bloomLen = v;
+          }
+        } else {
+          skip(type);
+        }
+      }
+      if (compressed < 0 || dataPage < 0) {
+        throw new IllegalStateException("column chunk without data_page_offset or total_compressed_size");
+      }
+      long start = dictPage > 0 ? Math.min(dictPage, dataPage) : dataPage;
+      ranges.add(new long[] {start, start + compressed});
+      if (bloom > 0 && bloomLen > 0) {
+        ranges.add(new long[] {bloom, bloom + bloomLen});
+      }
     }
 
     private short nextFieldId(int header, short previous) {

@@ -1,6 +1,7 @@
 package ai.bakery.data.source.records;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.NoSuchElementException;
 import org.apache.arrow.dataset.file.FileFormat;
@@ -16,15 +17,20 @@ import org.apache.arrow.vector.ipc.ArrowReader;
 
 /**
  * Reads one row group of a parquet file through Arrow's native dataset scanner. The Java API cannot select
- * a row group, so the scan runs from the file's start and rows before the group are counted off and
- * dropped: reading group k decodes groups 0..k-1 too. That costs I/O on files with many groups, never
- * correctness (positions come from the footer, and the scanner yields rows in file order).
+ * a row group: group 0 is scanned from the file and the scan stops at its end; a later group is scanned from
+ * a sparse single-group copy ({@link ParquetFooter#writeSingleGroupFile}, deleted on close) so the groups
+ * before it are neither read nor decoded. Should that copy fail, the file is scanned from its start and the
+ * rows before the group are counted off (slower, same rows).
  */
 final class ParquetRecords implements RecordIterator {
   /** Small batches: rows carry whole images, and only one batch is held at a time. */
   static final int BATCH_ROWS = 16;
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ParquetRecords.class);
+
   private final Path file;
+  /** The single-group copy being scanned, deleted on close; null when scanning {@code file} itself. */
+  private final Path copy;
   private final BufferAllocator allocator;
   private final FileSystemDatasetFactory factory;
   private final Dataset dataset;
@@ -40,8 +46,9 @@ final class ParquetRecords implements RecordIterator {
   private long next;
   private boolean failed;
 
-  private ParquetRecords(Path file, long unitFirstRow, long unitRows, long startRow) {
+  private ParquetRecords(Path file, Path scanned, Path copy, long unitFirstRow, long unitRows, long startRow) {
     this.file = file;
+    this.copy = copy;
     this.unitFirstRow = unitFirstRow;
     this.unitEnd = unitFirstRow + unitRows;
     this.next = unitFirstRow + startRow;
@@ -51,7 +58,7 @@ final class ParquetRecords implements RecordIterator {
     Scanner s = null;
     try {
       f = new FileSystemDatasetFactory(allocator, NativeMemoryPool.getDefault(), FileFormat.PARQUET,
-          file.toAbsolutePath().toUri().toString());
+          scanned.toAbsolutePath().toUri().toString());
       d = f.finish();
       s = d.newScan(new ScanOptions(BATCH_ROWS));
       this.reader = s.scanBatches();
@@ -65,18 +72,47 @@ final class ParquetRecords implements RecordIterator {
   }
 
   static RecordIterator open(Path file, int rowGroup, long startRow) throws IOException {
-    long[] groups = ParquetFooter.rowGroupRows(file);
+    ParquetFooter footer = ParquetFooter.read(file);
+    long[] groups = footer.rowGroupRows();
     if (rowGroup < 0 || rowGroup >= groups.length) {
       throw new IOException("row group " + rowGroup + " out of range (file has " + groups.length + "): " + file);
     }
-    long first = 0;
-    for (int g = 0; g < rowGroup; g++) {
-      first += groups[g];
+    long rows = groups[rowGroup];
+    long start = Math.min(startRow, rows);
+    Path copy = null;
+    if (rowGroup > 0) {
+      try {
+        copy = Files.createTempFile("bakery-rowgroup-", ".parquet");
+        footer.writeSingleGroupFile(rowGroup, copy);
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("cannot copy row group {} of {} ({}); scanning the file from its start instead", rowGroup, file,
+            e.toString());
+        deleteQuietly(copy);
+        copy = null;
+      }
     }
     try {
-      return new ParquetRecords(file, first, groups[rowGroup], Math.min(startRow, groups[rowGroup]));
+      if (copy != null) {
+        return new ParquetRecords(file, copy, copy, 0, rows, start);
+      }
+      long first = 0;
+      for (int g = 0; g < rowGroup; g++) {
+        first += groups[g];
+      }
+      return new ParquetRecords(file, file, null, first, rows, start);
     } catch (RuntimeException e) {
+      deleteQuietly(copy);
       throw new IOException("cannot open parquet file " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    if (p != null) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException ignored) {
+        // a temp file left behind is harmless
+      }
     }
   }
 
@@ -113,6 +149,7 @@ final class ParquetRecords implements RecordIterator {
   @Override
   public void close() {
     closeQuietly(reader, scanner, dataset, factory, allocator);
+    deleteQuietly(copy);
   }
 
   static void closeQuietly(AutoCloseable... all) {
