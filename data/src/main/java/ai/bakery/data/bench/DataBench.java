@@ -2,6 +2,10 @@ package ai.bakery.data.bench;
 
 import ai.bakery.data.DataConfig;
 import ai.bakery.data.DataPipeline;
+import ai.bakery.data.example.ExampleDataset;
+import ai.bakery.data.group.PipelineFactory;
+import ai.bakery.data.text.TextTokenizer;
+import java.nio.file.Path;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.data.plan.SpecialTokens;
 import ai.bakery.data.sample.SampleItem;
@@ -26,6 +30,18 @@ public final class DataBench {
   public record Row(String metric, double value, String unit) {}
 
   private DataBench() {}
+
+  /**
+   * The standard benchmark: writes the example dataset under {@code dir} (H3a's {@link ExampleDataset}, default
+   * sizes) and runs {@link #run} on it with the shipped tiny tokenizer and the reference's image transforms.
+   */
+  public static List<Row> onExample(Path dir, DataConfig config, int packs) throws IOException {
+    ExampleDataset.Summary example = ExampleDataset.write(dir, ExampleDataset.Options.DEFAULTS);
+    try (TextTokenizer tokenizer = TextTokenizer.tiny()) {
+      List<GroupSpec> groups = PipelineFactory.standard(config, tokenizer).fromYamlFile(example.groupsYaml(), null);
+      return run(groups, config, tokenizer.specialTokens(), Math.max(1, packs / 10), packs, 256);
+    }
+  }
 
   /**
    * @param groups the resolved groups (the example dataset for the standard benchmark)

@@ -2,6 +2,9 @@ package ai.bakery.data.inspect;
 
 import ai.bakery.data.DataConfig;
 import ai.bakery.data.DataPipeline;
+import ai.bakery.data.group.PipelineFactory;
+import ai.bakery.data.text.TextTokenizer;
+import java.nio.file.Path;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.data.plan.SpecialTokens;
 import ai.bakery.data.shard.GroupDataset;
@@ -67,6 +70,18 @@ public final class DataInspector {
   }
 
   private DataInspector() {}
+
+  /**
+   * {@code bakery data inspect <dataset yaml>}: resolves the YAML with the given tokenizer and the reference's
+   * image transforms, then {@link #inspect(List, DataConfig, SpecialTokens, int)}.
+   *
+   * @param registry the dataset-info registry, or null for the YAML's {@code dataset_info:}
+   */
+  public static Report inspect(Path yaml, Path registry, DataConfig config, TextTokenizer tokenizer, int packs)
+      throws IOException {
+    List<GroupSpec> groups = PipelineFactory.standard(config, tokenizer).fromYamlFile(yaml, registry);
+    return inspect(groups, config, tokenizer.specialTokens(), packs);
+  }
 
   /**
    * @param groups the resolved groups ({@link ai.bakery.data.group.PipelineFactory})

@@ -53,6 +53,24 @@ class InspectAndBenchTest {
   }
 
   @Test
+  void inspectAndBenchTheExampleDatasetWithTheRealStack(@TempDir Path dir) throws Exception {
+    DataConfig config = DataConfig.defaults().withTokens(2048, 2560, 2048, 1024, 10).withLoading(2, 2, 42)
+        .withRowsPerUnit(8);
+    List<DataBench.Row> rows = DataBench.onExample(dir.resolve("bench"), config, 8);
+    rows.forEach(r -> org.slf4j.LoggerFactory.getLogger(InspectAndBenchTest.class)
+        .info("bench data: {} = {} {}", r.metric(), String.format("%.1f", r.value()), r.unit()));
+    assertTrue(rows.stream().anyMatch(r -> r.metric().equals("packed_to_decode_ratio") && r.value() > 0));
+    try (ai.bakery.data.text.TextTokenizer tok = ai.bakery.data.text.TextTokenizer.tiny()) {
+      DataInspector.Report r = DataInspector.inspect(dir.resolve("bench/example.yaml"), null, config, tok, 2);
+      assertEquals(List.of("t2i_pretrain", "unified_edit", "vlm_sft"),
+          r.groups().stream().map(DataInspector.GroupReport::name).toList());
+      assertEquals(8, r.groups().get(0).units()); // 4 files x 2 row groups
+      assertTrue(r.tokensMin() >= 2048 || r.tokensMax() <= 2560);
+      assertTrue(r.skips().isEmpty(), r.skips().toString());
+    }
+  }
+
+  @Test
   void benchReportsPackedAndRawDecodeRates(@TempDir Path dir) throws Exception {
     DataConfig config = DataConfig.defaults().withTokens(60, 72, 48, 30, 3).withRowsPerUnit(16)
         .withLoading(1, 2, 3);
