@@ -8,7 +8,7 @@ import java.nio.file.Path;
  * One dataset's entry in the dataset-info registry (the reference's {@code DATASET_INFO[group][name]}).
  *
  * @param dataDir parquet files (t2i, edit), or the image folder of a JSONL dataset
- * @param numFiles data units the reference expects (informational; checked when present)
+ * @param numFiles data units the reference expects (informational: units are listed from the files)
  * @param numTotalSamples samples in the dataset (informational, for inspect)
  * @param parquetInfoPath the reference's per-file row-group table (informational: footers are read directly)
  * @param jsonlPath the records of a JSONL dataset

@@ -132,6 +132,33 @@ class DataPipelineRestoreTest {
   }
 
   @Test
+  void groupWithResumeDataStatusFalseRestartsWhileOthersContinue() throws IOException {
+    DataPosition saved;
+    try (DataPipeline p = pipeline(0, 1, null)) {
+      for (int i = 0; i < 6; i++) {
+        p.next();
+      }
+      saved = p.position();
+    }
+    List<GroupSpec> noResume = groups.stream().map(g -> g.name().equals("vlm_sft")
+        ? new GroupSpec(g.name(), g.weight(), g.mandatory(), false, g.shuffleLines(), g.shuffleSeed(), g.datasets(),
+            g.planner())
+        : g).toList();
+    try (DataPipeline p = DataPipeline.builder().setGroups(noResume).setConfig(config).setTokens(TOKENS)
+        .setRank(0, 1).optRestore(saved).build()) {
+      DataPosition now = p.position();
+      for (int w = 0; w < 2; w++) {
+        assertEquals(saved.workers().get(w).groups().get("t2i_pretrain"),
+            now.workers().get(w).groups().get("t2i_pretrain"));
+        assertEquals(GroupCursor.START, now.workers().get(w).groups().get("vlm_sft"));
+        assertTrue(now.workers().get(w).packer().held().stream().noneMatch(r -> r.group() == 1),
+            "buffered samples of a restarted group are dropped");
+      }
+      p.next().validate();
+    }
+  }
+
+  @Test
   void positionFromAnotherLayoutIsRefused() throws IOException {
     DataPosition p;
     try (DataPipeline d = pipeline(0, 1, null)) {
