@@ -31,7 +31,19 @@ public final class ImageDecoding {
 
   /** Width and height from the header only, cheap enough for a reader to check every image. */
   public static int[] probe(byte[] bytes, String source) throws IOException {
-    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+    return probe(ImageIO.createImageInputStream(new ByteArrayInputStream(bytes)), source);
+  }
+
+  /** Width and height of an image file, reading only its header. */
+  public static int[] probe(java.nio.file.Path file) throws IOException {
+    return probe(ImageIO.createImageInputStream(file.toFile()), file.toString());
+  }
+
+  private static int[] probe(ImageInputStream stream, String source) throws IOException {
+    if (stream == null) {
+      throw new IOException("cannot open image: " + source);
+    }
+    try (ImageInputStream in = stream) {
       ImageReader reader = readerFor(in, source);
       try {
         reader.setInput(in, true, true);

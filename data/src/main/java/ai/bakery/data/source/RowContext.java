@@ -6,7 +6,6 @@ import ai.bakery.data.image.ImageDecoding;
 import ai.bakery.data.image.UrlImageSource;
 import ai.bakery.data.sample.ImageSource;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.SplittableRandom;
 
 /**
@@ -45,7 +44,7 @@ public record RowContext(String key, DatasetSource source, SplittableRandom rand
       return new UrlImageSource(m.url());
     }
     try {
-      ImageDecoding.probe(Files.readAllBytes(m.path()), m.path().toString());
+      ImageDecoding.probe(m.path());
     } catch (IOException e) {
       throw new SkipException(SkipReason.CORRUPT_IMAGE, e.getMessage());
     }
