@@ -96,6 +96,7 @@ public final class Bagel {
    */
   public BagelOutput forward(BagelInputs in, NDManager step, NoiseSource noise) {
     int t = in.sequenceLength();
+    checkIds(in);
     NDArray undRows = languageModel.embed(in.packedTextIds()); // (Nt, H)
     if (in.hasVit()) {
       if (!cfg.visualUnd()) {
@@ -141,6 +142,24 @@ public final class Bagel {
       ce = picked.reshape(-1).neg();
     }
     return new BagelOutput(ce, mse, in.numCeTokens(), in.numMseTokens());
+  }
+
+  /** Ids past a table's end would fail deep inside a kernel; name the table and the likely cause instead. */
+  private void checkIds(BagelInputs in) {
+    if (in.maxTokenId() >= cfg.llm().vocabSize()) {
+      throw new IllegalArgumentException("token id " + in.maxTokenId() + " >= vocab_size " + cfg.llm().vocabSize()
+          + " (is the tokenizer, with its special tokens, larger than the model's embedding?)");
+    }
+    int latentCells = cfg.maxLatentSize() * cfg.maxLatentSize();
+    if (cfg.visualGen() && in.maxLatentPositionId() >= latentCells) {
+      throw new IllegalArgumentException("latent position id " + in.maxLatentPositionId() + " >= max_latent_size^2 = "
+          + latentCells + " (image larger than max_latent_size * " + cfg.latentDownsample() + " pixels per side?)");
+    }
+    int vitCells = cfg.vitMaxNumPatchPerSide() * cfg.vitMaxNumPatchPerSide();
+    if (cfg.visualUnd() && in.maxVitPositionId() >= vitCells) {
+      throw new IllegalArgumentException("ViT position id " + in.maxVitPositionId() + " >= vit_max_num_patch_per_side^2 = "
+          + vitCells + " (image larger than vit_max_num_patch_per_side patches per side?)");
+    }
   }
 
   /** sigmoid(logit), then the shift s t / (1 + (s - 1) t); -inf logits (clean conditions) give exactly 0. */

@@ -15,7 +15,8 @@ import java.util.Arrays;
  * <p>{@code paddedLatent} is the VAE encoding of the padded images, (numImages, z_channels, H/8, W/8),
  * computed by the trainer under no-grad as the reference does. {@code packedTimesteps} are logits of t:
  * finite for noised targets, -inf for clean conditions. {@code undIndexes}/{@code genIndexes} are host
- * copies (text then ViT positions; VAE positions) used to route tokens without reading the device back.
+ * copies (text then ViT positions; VAE positions) used to route tokens without reading the device back;
+ * the three maxima (-1 when absent) let the model reject ids its tables cannot hold before any kernel runs.
  *
  * <p>Build with {@link #of}, which checks every count and index against the others.
  */
@@ -40,7 +41,10 @@ public record BagelInputs(
     NDArray ceLossIndexes,
     NDArray ceLossWeights,
     int[] undIndexes,
-    int[] genIndexes) {
+    int[] genIndexes,
+    int maxTokenId,
+    int maxLatentPositionId,
+    int maxVitPositionId) {
 
   public int numCeTokens() {
     return ceLossIndexes == null ? 0 : (int) ceLossIndexes.getShape().size();
@@ -166,7 +170,23 @@ public record BagelInputs(
         ce ? m.create(longs(packedLabelIds)) : null,
         ce ? m.create(longs(ceLossIndexes)) : null,
         ce && ceLossWeights != null && ceLossWeights.length > 0 ? m.create(ceLossWeights) : null,
-        und, gen);
+        und, gen, max(packedTextIds, packedLabelIds), vae ? max(packedLatentPositionIds) : -1,
+        vit ? max(packedVitPositionIds) : -1);
+  }
+
+  private static int max(int[]... arrays) {
+    int m = -1;
+    for (int[] a : arrays) {
+      if (a != null) {
+        for (int v : a) {
+          if (v < 0) {
+            throw new IllegalArgumentException("negative id " + v + " in a packed batch");
+          }
+          m = Math.max(m, v);
+        }
+      }
+    }
+    return m;
   }
 
   private static int len(int[] a) {

@@ -179,6 +179,20 @@ class BagelTest {
   }
 
   @Test
+  void idsPastTheModelsTablesAreNamed() {
+    try (NDManager m = NDManager.newBaseManager(); ParameterStore store = new ParameterStore(m)) {
+      Bagel bagel = new Bagel(TinyBagel.config(1.0), store, 1L);
+      BagelInputs big = TinyBagel.builder(1).sample().text(true, 1, 64).build(m); // vocab is 64
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> bagel.forward(big, m, NoiseSource.fixed(1)));
+      assertTrue(e.getMessage().contains("vocab_size 64"), e.getMessage());
+      BagelInputs wide = TinyBagel.builder(1).sample().text(false, 1).vae(9, 2, 0f).build(m); // 9 rows > max_latent_size 8
+      e = assertThrows(IllegalArgumentException.class, () -> bagel.forward(wide, m, NoiseSource.fixed(1)));
+      assertTrue(e.getMessage().contains("max_latent_size"), e.getMessage());
+    }
+  }
+
+  @Test
   void inputsAreCheckedAgainstEachOther() {
     try (NDManager m = NDManager.newBaseManager()) {
       PackBuilder ok = TinyBagel.builder(1).sample().text(true, 1, 2);
