@@ -53,6 +53,9 @@ public final class DataPipeline implements AutoCloseable {
     this.groupNames = b.groups.stream().map(GroupSpec::name).toList();
     int workers = b.config.numWorkers();
     DataPosition restore = b.restore;
+    if (restore != null && b.elastic && !sameLayout(restore, workers)) {
+      restore = nextPassAfter(restore, workers, b.config.dataSeed());
+    }
     if (restore != null) {
       checkCompatible(restore, workers);
     }
@@ -79,6 +82,37 @@ public final class DataPipeline implements AutoCloseable {
     }
     nextWorker = restore == null ? 0 : restore.nextWorker();
     lanes.forEach(Lane::start);
+  }
+
+  private boolean sameLayout(DataPosition p, int workers) {
+    return p.worldSize() == worldSize && p.numWorkers() == workers && p.rank() == rank
+        && p.groups().equals(groupNames);
+  }
+
+  /**
+   * After a change of ranks or workers no saved cursor means anything in the new deal of units: every group
+   * starts its next pass (past the furthest pass in the saved position, so CFG dropout and timesteps are drawn
+   * afresh) from the first unit, and held samples are dropped. Data already seen in the interrupted pass is
+   * seen again; none is lost.
+   */
+  private DataPosition nextPassAfter(DataPosition old, int workers, long seed) {
+    java.util.Map<String, Long> pass = new java.util.HashMap<>();
+    for (WorkerPosition w : old.workers()) {
+      w.groups().forEach((g, c) -> pass.merge(g, c.pass() + 1, Math::max));
+    }
+    LOG.warn("data position taken at rank {} of {} x {} workers restored at rank {} of {} x {} workers: each group"
+        + " restarts at its next pass {}", old.rank(), old.worldSize(), old.numWorkers(), rank, worldSize, workers,
+        pass);
+    List<WorkerPosition> fresh = new ArrayList<>();
+    for (int w = 0; w < workers; w++) {
+      java.util.Map<String, ai.bakery.data.shard.GroupCursor> cursors = new java.util.LinkedHashMap<>();
+      for (String g : groupNames) {
+        cursors.put(g, new ai.bakery.data.shard.GroupCursor(0, 0, pass.getOrDefault(g, 0L)));
+      }
+      long rng = DataRandom.hash(seed, "groups@" + rank + "/" + w + "#elastic" + old.packs());
+      fresh.add(new WorkerPosition(cursors, new ai.bakery.data.pack.PackerState(rng, List.of()), 0));
+    }
+    return new DataPosition(DataPosition.VERSION, rank, worldSize, workers, groupNames, 0, fresh);
   }
 
   private void checkCompatible(DataPosition p, int workers) {
@@ -210,6 +244,7 @@ public final class DataPipeline implements AutoCloseable {
     private int rank;
     private int worldSize = 1;
     private DataPosition restore;
+    private boolean elastic;
     private SkipCounter skips;
 
     /** The resolved dataset groups (see {@link ai.bakery.data.group.PipelineFactory}). */
@@ -238,9 +273,19 @@ public final class DataPipeline implements AutoCloseable {
       return this;
     }
 
-    /** Continue exactly where a saved position left off. */
+    /** Continue exactly where a saved position left off; a position of another layout is refused. */
     public Builder optRestore(DataPosition position) {
       this.restore = position;
+      return this;
+    }
+
+    /**
+     * Continue from a saved position: exactly when the ranks, workers and groups are those it was taken with;
+     * otherwise (an elastic restart on a different world size) every group starts its next pass, with a warning.
+     */
+    public Builder optElasticRestore(DataPosition position) {
+      this.restore = position;
+      this.elastic = true;
       return this;
     }
 

@@ -168,5 +168,14 @@ class DataPipelineRestoreTest {
     DataPosition pos = p;
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> pipeline(0, 2, pos));
     assertTrue(e.getMessage().contains("same layout"), e.getMessage());
+    // the elastic restore starts every group's next pass on the new layout instead
+    try (DataPipeline d = DataPipeline.builder().setGroups(groups).setConfig(config).setTokens(TOKENS)
+        .setRank(1, 2).optElasticRestore(pos).build()) {
+      DataPosition now = d.position();
+      long oldPass = pos.workers().stream().mapToLong(w -> w.groups().get("t2i_pretrain").pass()).max()
+          .orElseThrow();
+      assertEquals(new GroupCursor(0, 0, oldPass + 1), now.workers().get(0).groups().get("t2i_pretrain"));
+      d.next().validate();
+    }
   }
 }
