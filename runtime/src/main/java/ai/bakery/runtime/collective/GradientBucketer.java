@@ -3,7 +3,10 @@ package ai.bakery.runtime.collective;
 import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.concurrent.CompletableFuture;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -58,31 +61,65 @@ public final class GradientBucketer {
     this.config = config;
   }
 
-  /** Averages {@code grads} in place across the group; returns how many buckets (collectives) it took. */
+  /** A bucket on the wire: its flat tensor stays alive until the collective is done with its memory. */
+  private record Pending(List<Integer> members, Tensor flat, CompletableFuture<Void> done) {}
+
+  /**
+   * Averages {@code grads} in place across the group; returns how many buckets (collectives) it took. Two
+   * buckets are in flight at a time, so one is flattened or copied back while the other is on the wire.
+   */
   public int allReduce(List<NDArray> grads) {
     List<List<Integer>> buckets = plan(grads);
-    for (List<Integer> bucket : buckets) {
-      try (PointerScope scope = new PointerScope()) {
-        TensorVector parts = new TensorVector();
-        for (int i : bucket) {
-          parts.push_back(Torch.view(grads.get(i)).reshape(-1));
-        }
-        Tensor flat = torch.cat(parts);
+    Deque<Pending> inFlight = new ArrayDeque<>();
+    try {
+      for (List<Integer> bucket : buckets) {
+        Tensor flat;
         DType wire = wireDtype(grads.get(bucket.get(0)), bucket.get(0));
-        if (dtypeOf(flat.scalar_type()) != wire) {
-          flat = flat.to(scalarType(wire));
+        try (PointerScope scope = new PointerScope()) {
+          TensorVector parts = new TensorVector();
+          for (int i : bucket) {
+            parts.push_back(Torch.view(grads.get(i)).reshape(-1));
+          }
+          flat = torch.cat(parts);
+          if (dtypeOf(flat.scalar_type()) != wire) {
+            flat = flat.to(scalarType(wire));
+          }
+          flat.retainReference(); // outlives the scope until its collective is done
         }
-        group.allReduce(flat.data_ptr(), flat.numel(), wire, ReduceOp.AVG);
-        long offset = 0;
-        for (int i : bucket) {
-          Tensor g = Torch.view(grads.get(i));
-          long n = g.numel();
-          g.copy_(flat.narrow(0, offset, n).view(g.sizes()));
-          offset += n;
+        inFlight.add(new Pending(bucket, flat, group.allReduceAsync(flat.data_ptr(), flat.numel(), wire, ReduceOp.AVG)));
+        if (inFlight.size() > 1) {
+          finish(inFlight.poll(), grads);
         }
+      }
+      while (!inFlight.isEmpty()) {
+        finish(inFlight.poll(), grads);
+      }
+    } finally {
+      // On failure the group is broken and its operations end promptly; wait so no memory is freed under them.
+      for (Pending p : inFlight) {
+        p.done().handle((ok, error) -> null).join();
+        p.flat().releaseReference();
       }
     }
     return buckets.size();
+  }
+
+  private static void finish(Pending p, List<NDArray> grads) {
+    try {
+      Collective.await(p.done());
+      try (PointerScope scope = new PointerScope()) {
+        long offset = 0;
+        for (int i : p.members()) {
+          Tensor g = Torch.view(grads.get(i));
+          long n = g.numel();
+          g.copy_(p.flat().narrow(0, offset, n).view(g.sizes()));
+          offset += n;
+        }
+      }
+    } finally {
+      p.done().handle((ok, error) -> null).join();
+      p.flat().releaseReference();
+    }
   }
 
   /**

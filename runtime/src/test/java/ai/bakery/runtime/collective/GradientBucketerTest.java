@@ -132,6 +132,37 @@ class GradientBucketerTest {
   }
 
   @Test
+  void bucketsDoNotLeakNativeMemory() throws Exception {
+    RingFixtures.runRanks(1, c -> {
+      try (NDManager m = NDManager.newBaseManager()) {
+        List<NDArray> g = List.of(m.ones(new Shape(512, 1024)), m.ones(new Shape(1024, 512)), m.ones(new Shape(300)));
+        GradientBucketer bucketer = new GradientBucketer(c, new GradientBucketer.Config(1 << 20, DType.BFLOAT16));
+        for (int i = 0; i < 5; i++) {
+          bucketer.allReduce(g);
+          bucketer.reduceScatter(g, m).values().close();
+        }
+        long before = rssKb();
+        for (int i = 0; i < 40; i++) { // each round makes >= 2 MB of bf16 buckets: a leak would show 80 MB
+          bucketer.allReduce(g);
+          bucketer.reduceScatter(g, m).values().close();
+        }
+        long grownMb = (rssKb() - before) / 1024;
+        assertEquals(true, grownMb < 40, "resident memory grew by " + grownMb + " MB over 40 rounds");
+        assertEquals(1f, g.get(0).getFloat(7, 9));
+      }
+    });
+  }
+
+  private static long rssKb() throws java.io.IOException {
+    for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new IllegalStateException("no VmRSS in /proc/self/status");
+  }
+
+  @Test
   void rejectsIntegerGradientsAndBadConfig() throws Exception {
     assertThrows(IllegalArgumentException.class, () -> new GradientBucketer.Config(0, null));
     assertThrows(IllegalArgumentException.class, () -> new GradientBucketer.Config(10, DType.INT64));
