@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -321,40 +322,76 @@ public final class SafetensorsReader implements TensorFile {
       return copy(from, to, shape, manager);
     }
 
+    @Override
+    public void copyRowsInto(long from, long to, NDArray destination) {
+      long rows = info.shape.length == 0 ? 1 : info.shape[0];
+      if (from < 0 || to < from || to > rows) {
+        throw new SafetensorsException(file + ": rows [" + from + ", " + to + ") out of range for " + info.name
+            + " " + Arrays.toString(info.shape));
+      }
+      long want = (to - from) * rowElems();
+      if (destination.getShape().size() != want) {
+        throw new SafetensorsException(file + ": " + info.name + " rows [" + from + ", " + to + ") hold " + want
+            + " elements, the destination " + destination.getShape());
+      }
+      Torch.init();
+      try (NoGradGuard g = new NoGradGuard(); Tensor dst = Torch.view(destination).detach()) {
+        if (!dst.is_contiguous()) {
+          TensorSource.super.copyRowsInto(from, to, destination);
+          return;
+        }
+        try (Tensor flat = dst.view(-1)) {
+          fill(flat, from, to);
+        }
+      }
+    }
+
+    private long rowElems() {
+      long n = 1;
+      for (int i = 1; i < info.shape.length; i++) {
+        n *= info.shape[i];
+      }
+      return n;
+    }
+
     /** Copies rows [from, to) into a new tensor of {@code shape}, converting float types to fp32. */
     private NDArray copy(long from, long to, long[] shape, NDManager manager) {
       Torch.init();
-      long numel = 1;
-      for (long d : shape) {
-        numel *= d;
-      }
-      long rowElems = info.shape.length == 0 ? 1 : numel / Math.max(1, to - from);
-      if (info.shape.length > 0 && to - from == 0) {
-        rowElems = 0;
-      }
-      long rowBytes = rowElems * info.dtype.size();
       ScalarType target = info.dtype.floating() ? ScalarType.Float : info.dtype.scalarType();
       Tensor out;
       try (TensorOptions opts = new TensorOptions(target)) {
         out = torch.empty(shape, opts, null);
       }
-      if (numel > 0) {
-        long rowsPerWindow = Math.max(1, mapWindow / Math.max(1, rowBytes));
-        try (Tensor flatOut = out.view(-1); TensorOptions stored = new TensorOptions(info.dtype.scalarType())) {
-          for (long r = from; r < to; r += rowsPerWindow) {
-            long n = Math.min(rowsPerWindow, to - r);
-            MappedByteBuffer window = map(dataStart + info.begin + r * rowBytes, n * rowBytes);
-            try (Pointer p = new Pointer(window);
-                Tensor blob = torch.from_blob(p, new long[] {n * rowElems}, stored);
-                Tensor dst = flatOut.narrow(0, (r - from) * rowElems, n * rowElems)) {
-              dst.copy_(blob); // converts to the target type on the way
-            } finally {
-              Reference.reachabilityFence(window); // the mapping must outlive the copy out of it
-            }
+      try (Tensor flat = out.view(-1)) {
+        fill(flat, from, to);
+      }
+      return Torch.adopt(out, manager);
+    }
+
+    /**
+     * Streams rows [from, to) from the mapping into {@code flat} (one dimension, (to - from) * row elements,
+     * any dtype or device: copy_ converts), one window of at most {@link #mapWindow} bytes at a time.
+     */
+    private void fill(Tensor flat, long from, long to) {
+      long rowElems = rowElems();
+      long rowBytes = rowElems * info.dtype.size();
+      if (rowBytes == 0 || to == from) {
+        return;
+      }
+      long rowsPerWindow = Math.max(1, mapWindow / rowBytes);
+      try (TensorOptions stored = new TensorOptions(info.dtype.scalarType())) {
+        for (long r = from; r < to; r += rowsPerWindow) {
+          long n = Math.min(rowsPerWindow, to - r);
+          MappedByteBuffer window = map(dataStart + info.begin + r * rowBytes, n * rowBytes);
+          try (Pointer p = new Pointer(window);
+              Tensor blob = torch.from_blob(p, new long[] {n * rowElems}, stored);
+              Tensor dst = flat.narrow(0, (r - from) * rowElems, n * rowElems)) {
+            dst.copy_(blob); // converts to the destination's type (and device) on the way
+          } finally {
+            Reference.reachabilityFence(window); // the mapping must outlive the copy out of it
           }
         }
       }
-      return Torch.adopt(out, manager);
     }
   }
 }

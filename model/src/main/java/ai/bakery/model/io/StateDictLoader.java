@@ -1,10 +1,6 @@
 package ai.bakery.model.io;
 
-import ai.bakery.model.tensor.Parameter;
 import ai.bakery.model.tensor.ParameterStore;
-import ai.bakery.model.tensor.Torch;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
@@ -12,8 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -129,16 +123,9 @@ public final class StateDictLoader {
   }
 
   private static void copy(MappedTensors source, ParameterStore store, List<String> names) {
-    Torch.init();
     for (String name : names) {
-      Parameter p = store.get(name);
-      try (NDManager scratch = store.manager().newSubManager()) {
-        NDArray v = source.tensors().get(name).load(scratch);
-        // In place through libtorch: no size limit of a Java buffer, and autograd must not record it.
-        try (NoGradGuard g = new NoGradGuard(); Tensor dst = Torch.view(p.value()).detach()) {
-          dst.copy_(Torch.view(v));
-        }
-      }
+      // Streams from the file straight into the parameter: no second full-size copy of big tensors.
+      source.tensors().get(name).copyInto(store.get(name).value());
     }
   }
 

@@ -1,9 +1,12 @@
 package ai.bakery.model.io;
 
+import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.Arrays;
 import java.util.function.UnaryOperator;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
 
 /**
  * One named tensor that can be materialised on request, whole or as a range of rows (dim 0), without
@@ -28,6 +31,42 @@ public interface TensorSource {
 
   /** Rows {@code [from, to)} along dim 0, shape (to - from, shape[1:]). */
   NDArray loadRows(long from, long to, NDManager manager);
+
+  /**
+   * Copies rows {@code [from, to)} into {@code destination} in place (any dtype or device; a parameter's autograd
+   * does not record it), without keeping a loaded copy: a loader fills a model weight at the cost of one window.
+   * The destination must hold exactly (to - from) * row-size elements.
+   */
+  default void copyRowsInto(long from, long to, NDArray destination) {
+    try (NDManager scratch = destination.getManager().newSubManager()) {
+      NDArray v = loadRows(from, to, scratch);
+      if (v.getShape().size() != destination.getShape().size()) {
+        throw new SafetensorsException(name() + ": rows [" + from + ", " + to + ") give " + v.getShape()
+            + ", the destination is " + destination.getShape());
+      }
+      Torch.init();
+      try (NoGradGuard g = new NoGradGuard(); Tensor dst = Torch.view(destination).detach();
+          Tensor src = Torch.view(v).reshape(dst.sizes().vec().get())) {
+        dst.copy_(src);
+      }
+    }
+  }
+
+  /** Copies the whole tensor into {@code destination} (same number of elements), as {@link #copyRowsInto}. */
+  default void copyInto(NDArray destination) {
+    long[] s = shape();
+    if (s.length == 0) {
+      try (NDManager scratch = destination.getManager().newSubManager()) {
+        NDArray v = load(scratch);
+        Torch.init();
+        try (NoGradGuard g = new NoGradGuard(); Tensor dst = Torch.view(destination).detach()) {
+          dst.copy_(Torch.view(v).reshape(dst.sizes().vec().get()));
+        }
+      }
+      return;
+    }
+    copyRowsInto(0, s[0], destination);
+  }
 
   /**
    * The same data under another name and shape: {@code rowwise} maps loaded rows of this source to rows of
@@ -103,6 +142,11 @@ public interface TensorSource {
       @Override
       public NDArray loadRows(long from, long to, NDManager manager) {
         return inner.loadRows(from, to, manager);
+      }
+
+      @Override
+      public void copyRowsInto(long from, long to, NDArray destination) {
+        inner.copyRowsInto(from, to, destination); // same bytes: keep the direct path
       }
     };
   }

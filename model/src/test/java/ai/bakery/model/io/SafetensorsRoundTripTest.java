@@ -2,6 +2,7 @@ package ai.bakery.model.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.bakery.model.tensor.Torch;
@@ -135,6 +136,15 @@ class SafetensorsRoundTripTest {
         assertEquals(new Shape(7, 6), rows.getShape());
         assertArrayEquals(a.get("2:9").toFloatArray(), rows.toFloatArray());
         assertEquals(new Shape(0, 6), r.tensor("t").loadRows(4, 4, m).getShape());
+        // Straight into an existing array (a worker's shard of a weight), through several windows.
+        NDArray shard = m.zeros(new Shape(5, 6));
+        shard.setRequiresGradient(true);
+        r.tensor("t").copyRowsInto(3, 8, shard);
+        assertArrayEquals(a.get("3:8").toFloatArray(), shard.toFloatArray());
+        NDArray whole = m.zeros(new Shape(60)); // same elements, any shape
+        r.tensor("t").copyInto(whole);
+        assertArrayEquals(a.toFloatArray(), whole.toFloatArray());
+        assertThrows(SafetensorsException.class, () -> r.tensor("t").copyRowsInto(0, 2, m.zeros(new Shape(3, 6))));
       }
     } finally {
       SafetensorsReader.mapWindow = saved;
