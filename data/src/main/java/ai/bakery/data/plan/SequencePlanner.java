@@ -84,6 +84,8 @@ public final class SequencePlanner {
       return Optional.empty();
     }
 
+    // the reference shares max_pixels among a VLM sample's images; generation samples transform each image alone
+    int pixelShare = generates ? 1 : Math.max(1, images);
     List<PlannedSplit> splits = new ArrayList<>();
     int rope = 0;
     int cost = 0;
@@ -114,7 +116,7 @@ public final class SequencePlanner {
         return Optional.empty();
       }
       if (image.vaeTarget() || image.vaeCondition()) {
-        PreparedImage vae = vaeTransform.prepare(pixels, images);
+        PreparedImage vae = vaeTransform.prepare(pixels, pixelShare);
         int latentH = vae.height() / config.vaeImageDownsample();
         int latentW = vae.width() / config.vaeImageDownsample();
         if (latentH > config.maxLatentSize() || latentW > config.maxLatentSize()) {
@@ -140,14 +142,15 @@ public final class SequencePlanner {
         }
       }
       if (image.vit()) {
-        PreparedImage vit = vitTransform.prepare(pixels, images);
+        PreparedImage vitImage = vitTransform.prepare(pixels, pixelShare);
         int patch = config.vitPatchSize();
-        if (vit.height() % patch != 0 || vit.width() % patch != 0) {
-          throw new IllegalStateException("the ViT image transform gave " + vit.height() + " x " + vit.width()
+        if (vitImage.height() % patch != 0 || vitImage.width() % patch != 0) {
+          throw new IllegalStateException("the ViT image transform gave " + vitImage.height() + " x "
+              + vitImage.width()
               + " pixels, not a multiple of vit_patch_size " + patch + ": set its image_stride to " + patch);
         }
-        int gridH = vit.height() / patch;
-        int gridW = vit.width() / patch;
+        int gridH = vitImage.height() / patch;
+        int gridW = vitImage.width() / patch;
         if (gridH > config.vitMaxNumPatchPerSide() || gridW > config.vitMaxNumPatchPerSide()) {
           skips.skip(SkipReason.VIT_GRID_TOO_LARGE, sample.key(), image.source().describe() + " gives a " + gridH
               + " x " + gridW + " patch grid; vit_max_num_patch_per_side is " + config.vitMaxNumPatchPerSide());
@@ -156,8 +159,8 @@ public final class SequencePlanner {
         cost += gridH * gridW + 2;
         boolean droppable = generates; // ViT inputs are CFG conditions only of generation samples
         if (!droppable || rng.nextDouble() >= config.vitCondDropoutProb()) {
-          splits.add(new PlannedSplit.Vit(rope, gridH, gridW, this.vit.patchify(vit), this.vit.patchDim(),
-              positionIds(this.vit, gridH, gridW)));
+          splits.add(new PlannedSplit.Vit(rope, gridH, gridW, vit.patchify(vitImage), vit.patchDim(),
+              positionIds(vit, gridH, gridW)));
         }
         rope += 1;
       }

@@ -204,6 +204,24 @@ class SequencePlannerTest {
   }
 
   @Test
+  void maxPixelsIsSharedAmongVlmImagesOnly() {
+    List<Integer> shares = new java.util.ArrayList<>();
+    ImagePreparer recording = (img, n) -> {
+      shares.add(n);
+      return ai.bakery.data.testing.PlanFixtures.toChw(img.getSubimage(0, 0, 28, 28), n);
+    };
+    SequencePlanner p = new SequencePlanner(config(0, 0, 0), ai.bakery.data.testing.PlanFixtures.TOKENS,
+        ai.bakery.data.testing.PlanFixtures.ENCODER, ai.bakery.data.testing.PlanFixtures.IDENTITY, recording);
+    p.plan(new Sample("v", "v", List.of(vit(image(28, 28, 0)), vit(image(28, 28, 1)), text("1", true, false))), 1,
+        new SkipCounter()).orElseThrow();
+    assertEquals(List.of(2, 2), shares); // the reference's img_num for VLM samples
+    shares.clear();
+    p.plan(new Sample("e", "e", List.of(condition(image(32, 32, 1)), text("8", false, true),
+        target(image(16, 16, 2)))), 1, new SkipCounter()).orElseThrow();
+    assertEquals(List.of(1), shares); // generation samples transform each image alone
+  }
+
+  @Test
   void packBuilderOffsetsSecondSample() {
     SequencePlanner planner = planner(config(0, 0, 0));
     PackBuilder b = new PackBuilder(VS, VE);
