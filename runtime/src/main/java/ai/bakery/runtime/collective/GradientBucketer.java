@@ -1,5 +1,7 @@
 package ai.bakery.runtime.collective;
 
+import ai.bakery.model.tensor.ReduceDtype;
+import ai.bakery.model.tensor.ScalarTypes;
 import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -39,6 +41,14 @@ public final class GradientBucketer {
       if (reduceDtype == DType.INT64) {
         throw new IllegalArgumentException("reduceDtype must be FLOAT32, BFLOAT16 or null, got INT64");
       }
+    }
+
+    /** From the training config's {@code reduce_dtype}. */
+    public static Config of(long bucketBytes, ReduceDtype reduceDtype) {
+      return new Config(bucketBytes, reduceDtype == null ? null : switch (reduceDtype) {
+        case FP32 -> DType.FLOAT32;
+        case BF16 -> DType.BFLOAT16;
+      });
     }
 
     /** 25 MB buckets in the gradients' own dtype, as DDP's default. */
@@ -143,7 +153,7 @@ public final class GradientBucketer {
         parts.push_back(g.reshape(-1));
         total += g.numel();
       }
-      ScalarType gradType = Torch.view(grads.get(0)).scalar_type().intern();
+      ScalarType gradType = ScalarTypes.of(Torch.view(grads.get(0)));
       DType wire = wireDtype(grads.get(0), 0);
       shardSize = Math.max(1, (total + n - 1) / n);
       long padded = shardSize * n;
@@ -161,7 +171,7 @@ public final class GradientBucketer {
         Tensor recv = shard.narrow(0, at, len);
         group.reduceScatter(send.data_ptr(), recv.data_ptr(), len, wire, ReduceOp.AVG);
       }
-      result = shard.scalar_type().intern() == gradType ? shard : shard.to(gradType);
+      result = ScalarTypes.of(shard) == gradType ? shard : shard.to(gradType);
       result.retainReference(); // outlives the scope; adopt releases it
     }
     long offset = shardSize * group.rank();
@@ -216,8 +226,8 @@ public final class GradientBucketer {
   }
 
   private static DType dtypeOf(ScalarType t) {
-    // JavaCPP returns native enums as fresh objects; intern() maps them to the constants a switch expects.
-    return switch (t.intern()) {
+    // JavaCPP returns native enums as fresh objects; map them to the constants a switch expects.
+    return switch (ScalarTypes.canonical(t)) {
       case Float -> DType.FLOAT32;
       case BFloat16 -> DType.BFLOAT16;
       case Long -> DType.INT64;

@@ -138,6 +138,21 @@ public final class NcclCollective implements Collective {
     return new NcclCollective(group, generation, rank, worldSize, device, options, comm, s, ownsStream, scratch);
   }
 
+  /**
+   * As {@link #create(String, long, int, int, int, CUstream_st, Rendezvous, Options)} on the stream at
+   * {@code streamAddress} (a {@code cudaStream_t}, e.g. {@code DeviceBuffer.stream()} of a gradient, so the
+   * collectives are ordered after the kernels that produced it); 0 gives the group a stream of its own.
+   */
+  public static NcclCollective create(String group, long generation, int rank, int worldSize, int device,
+      long streamAddress, Rendezvous rendezvous, Options options) {
+    CUstream_st stream = streamAddress == 0 ? null : new CUstream_st(new Pointer() {
+      {
+        address = streamAddress;
+      }
+    });
+    return create(group, generation, rank, worldSize, device, stream, rendezvous, options);
+  }
+
   /** Builds NCCL groups on one device per process, meeting through {@code rendezvous}. */
   public static CollectiveFactory factory(int device, Rendezvous rendezvous, Options options) {
     return (group, generation, rank, worldSize) -> create(group, generation, rank, worldSize, device, null, rendezvous,

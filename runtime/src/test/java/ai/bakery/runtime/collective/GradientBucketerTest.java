@@ -166,6 +166,8 @@ class GradientBucketerTest {
   void rejectsIntegerGradientsAndBadConfig() throws Exception {
     assertThrows(IllegalArgumentException.class, () -> new GradientBucketer.Config(0, null));
     assertThrows(IllegalArgumentException.class, () -> new GradientBucketer.Config(10, DType.INT64));
+    assertEquals(DType.BFLOAT16, GradientBucketer.Config.of(10, ai.bakery.model.tensor.ReduceDtype.BF16).reduceDtype());
+    assertEquals(DType.FLOAT32, GradientBucketer.Config.of(10, ai.bakery.model.tensor.ReduceDtype.FP32).reduceDtype());
     RingFixtures.runRanks(1, c -> {
       try (NDManager m = NDManager.newBaseManager()) {
         NDArray ints = m.create(new int[] {1, 2, 3});
