@@ -11,10 +11,13 @@ import ai.bakery.model.nn.Rope;
 import ai.bakery.model.tensor.Parameter;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Precision;
+import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 
 /**
  * BAGEL's language model (the reference's Qwen2ForCausalLM over its packed Qwen2Model): token embedding,
@@ -101,11 +104,15 @@ public final class Qwen2Model {
   public int copyInitMoe() {
     int n = 0;
     String start = prefix + ".";
-    for (Map.Entry<String, Parameter> e : store.all().entrySet()) {
-      String name = e.getKey();
-      if (name.startsWith(start) && name.contains("_moe_gen")) {
-        e.getValue().copyFrom(store.get(name.replace("_moe_gen", "")).value());
-        n++;
+    // Device-side copies without autograd: a 7B model's experts never pass through host memory.
+    try (NoGradGuard noGrad = new NoGradGuard(); PointerScope scope = new PointerScope()) {
+      for (Map.Entry<String, Parameter> e : store.all().entrySet()) {
+        String name = e.getKey();
+        if (name.startsWith(start) && name.contains("_moe_gen")) {
+          Parameter twin = store.get(name.replace("_moe_gen", ""));
+          Torch.view(e.getValue().value()).copy_(Torch.view(twin.value()));
+          n++;
+        }
       }
     }
     return n;
