@@ -4,6 +4,8 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -228,14 +230,15 @@ public final class PackedBatchArrow {
     return v.get(0);
   }
 
+  // Arrays are copied in bulk (little-endian, as Arrow buffers are): images make up most of a pack's bytes.
+
   private static void setInts(VectorSchemaRoot root, String name, int[] values) {
     ListVector list = listColumn(root, name);
     IntVector child = (IntVector) list.getDataVector();
     child.allocateNew(values.length);
-    for (int i = 0; i < values.length; i++) {
-      child.set(i, values[i]);
-    }
-    child.setValueCount(values.length);
+    ByteBuffer bytes = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    bytes.asIntBuffer().put(values);
+    fill(child, bytes, values.length);
     closeRow(list, values.length);
   }
 
@@ -243,11 +246,16 @@ public final class PackedBatchArrow {
     ListVector list = listColumn(root, name);
     Float4Vector child = (Float4Vector) list.getDataVector();
     child.allocateNew(values.length);
-    for (int i = 0; i < values.length; i++) {
-      child.set(i, values[i]);
-    }
-    child.setValueCount(values.length);
+    ByteBuffer bytes = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    bytes.asFloatBuffer().put(values);
+    fill(child, bytes, values.length);
     closeRow(list, values.length);
+  }
+
+  private static void fill(FieldVector child, ByteBuffer bytes, int count) {
+    child.getDataBuffer().setBytes(0, bytes);
+    child.getValidityBuffer().setOne(0, (count + 7) / 8); // every element present
+    child.setValueCount(count);
   }
 
   private static void setStrings(VectorSchemaRoot root, String name, String[] values) {
@@ -274,9 +282,8 @@ public final class PackedBatchArrow {
     }
     int start = list.getElementStartIndex(0);
     int[] out = new int[list.getElementEndIndex(0) - start];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = child.get(start + i);
-    }
+    child.getDataBuffer().nioBuffer((long) start * 4, out.length * 4).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer()
+        .get(out);
     return out;
   }
 
@@ -287,9 +294,8 @@ public final class PackedBatchArrow {
     }
     int start = list.getElementStartIndex(0);
     float[] out = new float[list.getElementEndIndex(0) - start];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = child.get(start + i);
-    }
+    child.getDataBuffer().nioBuffer((long) start * 4, out.length * 4).order(ByteOrder.LITTLE_ENDIAN)
+        .asFloatBuffer().get(out);
     return out;
   }
 
