@@ -1,6 +1,10 @@
 package ai.bakery.cli;
 
+import ai.bakery.data.DataConfig;
+import ai.bakery.data.bench.DataBench;
 import ai.bakery.runtime.collective.CollectiveBench;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -12,8 +16,13 @@ final class BenchCommand extends CommandGroup {
   BenchCommand() {
     super("bench", "measure throughput of the parts of a training step");
     add(pending("model", "forward/backward time and memory of a model preset", "ai.bakery.model benchmark"));
-    add(pending("data", "samples/s and tokens/s of the data pipeline (read, transform, pack)",
-        "ai.bakery.data.DataBench"));
+    add(new LeafCommand("data",
+        "tokens/s and images/s of the data pipeline on the example dataset, next to raw image decoding",
+        json().option("packs=", "packs timed (default 100)")
+            .option("workers=", "loader workers (default 2)")
+            .option("max-num-tokens=", "pack size cap (default 4096)")
+            .option("dir=", "where the example dataset is written (default: a temporary folder)"),
+        BenchCommand::data));
     add(pending("attention", "packed attention kernels: time and achieved TFLOP/s by sequence length",
         "the attention kernel benchmark"));
     add(pending("step", "a full training step: tokens/s, TFLOP/s and MFU", "the training step benchmark"));
@@ -36,6 +45,35 @@ final class BenchCommand extends CommandGroup {
     return new LeafCommand(name, summary, json(), (args, cli) -> {
       throw new NotAvailableException(args.path(), what);
     });
+  }
+
+  private static int data(Args args, Cli cli) throws Exception {
+    Path dir = args.option("dir").map(Path::of).orElse(null);
+    boolean temporary = dir == null;
+    if (temporary) {
+      dir = Files.createTempDirectory("bakery-bench-data");
+    }
+    try {
+      int max = (int) args.longOption("max-num-tokens", 4096);
+      // The example dataset is small: short JSONL units so every loader worker gets shards.
+      DataConfig config = DataConfig.defaults().withTokens(max * 7 / 8, max, max * 7 / 8, max / 2, 10)
+          .withLoading((int) args.longOption("workers", 2), 2, 42).withRowsPerUnit(8);
+      BenchRows.of(DataBench.onExample(dir, config, (int) args.longOption("packs", 100)))
+          .print(cli.out(), args.flag("json"));
+    } finally {
+      if (temporary) {
+        deleteTree(dir);
+      }
+    }
+    return 0;
+  }
+
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
   }
 
   private static int collective(Args args, Cli cli) throws Exception {

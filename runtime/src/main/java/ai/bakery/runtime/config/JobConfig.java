@@ -1,5 +1,6 @@
 package ai.bakery.runtime.config;
 
+import ai.bakery.data.DataConfig;
 import ai.bakery.model.config.ConfigException;
 import ai.bakery.runtime.train.TrainLoopConfig;
 import java.nio.file.Path;
@@ -66,6 +67,28 @@ public record JobConfig(
       throw new ConfigException("training.checkpoint.finetune_from_hf needs model.model_path (the BAGEL folder)");
     }
     return this;
+  }
+
+  /** FLUX's VAE downsamples 8x; a latent token then covers latent_patch_size * 8 pixels per side. */
+  static final int VAE_DOWNSAMPLE = 8;
+
+  /**
+   * The data pipeline's options ({@code ai.bakery.data.DataConfig}) this job implies: packer budgets and
+   * seed from {@code data}, image limits and CFG dropouts from {@code model}, loader workers from
+   * {@code runtime}; LMMS {@code first_fit} packing when the inline dataset asks for it.
+   */
+  public DataConfig dataConfig() {
+    PackingOptions p = data.packing();
+    InlineDatasetConfig inline = data.dataset();
+    boolean firstFit = inline != null && inline.packing();
+    DataConfig d = DataConfig.defaults();
+    return new DataConfig(p.expectedNumTokens(), p.maxNumTokens(), p.maxNumTokensPerSample(),
+        p.preferBufferBefore(), p.maxBufferSize(), model.latentPatchSize() * VAE_DOWNSAMPLE, model.maxLatentSize(),
+        model.vitPatchSize(), model.vitMaxNumPatchPerSide(), model.textCondDropoutProb(),
+        model.vitCondDropoutProb(), model.vaeCondDropoutProb(), model.interpolatePos(), d.ceLossWeighting(),
+        firstFit ? DataConfig.FIRST_FIT : DataConfig.REFERENCE, firstFit ? inline.packingLength() : d.packingLength(),
+        d.filterOverlong(), Math.max(1, runtime.numWorkers()), data.prefetchFactor(), data.dataSeed(),
+        d.rowsPerUnit());
   }
 
   private static TrainingSection aligned(

@@ -19,7 +19,9 @@ import java.util.List;
  * field, with the nearest valid name for a misspelt one.
  */
 public final class JobConfigLoader {
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final ObjectMapper YAML = new ObjectMapper(YAMLFactory.builder()
+      .enable(com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature.MINIMIZE_QUOTES)
+      .disable(com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature.WRITE_DOC_START_MARKER).build());
 
   private JobConfigLoader() {}
 
@@ -100,7 +102,7 @@ public final class JobConfigLoader {
         ((com.fasterxml.jackson.databind.node.ObjectNode) tree.at("/" + derived.substring(0, dot).replace('.', '/')))
             .remove(derived.substring(dot + 1));
       }
-      return YAML.writeValueAsString(tree).replaceFirst("^---\\s*\n", "");
+      return YAML.writeValueAsString(tree);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("config cannot be written as YAML", e);
     }

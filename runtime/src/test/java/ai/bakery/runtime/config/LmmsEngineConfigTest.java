@@ -166,4 +166,22 @@ class LmmsEngineConfigTest {
     assertEquals(Dialect.BAKERY, again.dialect());
     assertEquals(c, again.config());
   }
+
+  @Test
+  void dataConfigCarriesPackingImageLimitsAndLoading() {
+    JobConfig c = JobConfigLoader.parse(resource("lmms-top-level.yaml"), List.of("--max_latent_size", "64",
+        "--interpolate_pos", "true")).config();
+    ai.bakery.data.DataConfig d = c.dataConfig();
+    assertEquals("first_fit", d.packingStrategy());
+    assertEquals(8192, d.packingLength());
+    assertEquals(8192, d.maxNumTokens());
+    assertEquals(64, d.maxLatentSize());
+    assertEquals(16, d.vaeImageDownsample()); // latent_patch_size 2 x FLUX downsample 8
+    assertTrue(d.interpolatePos());
+    assertEquals(8, d.numWorkers());
+    JobConfig reference = JobConfigLoader.fromReferenceFlags(List.of("--num_workers", "0")).config();
+    assertEquals("reference", reference.dataConfig().packingStrategy());
+    assertEquals(1, reference.dataConfig().numWorkers()); // the loader needs at least one worker
+    assertEquals(36864, reference.dataConfig().maxNumTokens());
+  }
 }
