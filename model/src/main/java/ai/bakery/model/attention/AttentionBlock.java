@@ -38,6 +38,14 @@ record AttentionBlock(int qStart, int qEnd, int kStart, int causalOffset, List<i
    * causal block (its rows see exactly what one long causal split would).
    */
   static List<AttentionBlock> plan(PackLayout layout) {
+    return plan(layout, layout.totalLength());
+  }
+
+  /**
+   * As {@link #plan(PackLayout)} for a pack of {@code packLength} tokens: samples starting at or after its
+   * end are padding (the reference pads flex-attention packs with one trailing sample) and get no blocks.
+   */
+  static List<AttentionBlock> plan(PackLayout layout, long packLength) {
     List<AttentionBlock> blocks = new ArrayList<>();
     int[] splitLens = layout.splitLens();
     AttnMode[] modes = layout.modes();
@@ -45,6 +53,13 @@ record AttentionBlock(int qStart, int qEnd, int kStart, int causalOffset, List<i
     int sampleStart = 0;
     for (int sampleLen : layout.sampleLens()) {
       int sampleEnd = sampleStart + sampleLen;
+      if (sampleStart >= packLength) {
+        break;
+      }
+      if (sampleEnd > packLength) {
+        throw new IllegalArgumentException("sample [" + sampleStart + ", " + sampleEnd + ") runs past the pack's "
+            + packLength + " tokens");
+      }
       List<int[]> noise = new ArrayList<>();
       int pos = sampleStart;
       while (pos < sampleEnd) {
@@ -86,7 +101,10 @@ record AttentionBlock(int qStart, int qEnd, int kStart, int causalOffset, List<i
     while (split < splitLens.length && splitLens[split] == 0) {
       split++;
     }
-    if (split != splitLens.length) {
+    if (sampleStart < packLength) {
+      throw new IllegalArgumentException("sample_lens cover " + sampleStart + " tokens but the pack has " + packLength);
+    }
+    if (sampleStart == layout.totalLength() && split != splitLens.length) {
       throw new IllegalArgumentException((splitLens.length - split) + " split_lens entries lie past the last sample");
     }
     return blocks;

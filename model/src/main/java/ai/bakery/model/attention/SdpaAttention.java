@@ -22,15 +22,16 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * Varlen attention through libtorch's fused {@code scaled_dot_product_attention}, one call per
  * {@link AttentionBlock}: a sample of causal text is one {@code is_causal} call, a full or noise split one
  * unmasked call over its visible keys, and only a causal split after a prefix (or a split after a hidden
- * noise split) gets a boolean mask, sized to its own rows times its keys. GQA runs natively
- * ({@code enable_gqa}); nothing is repeated or materialised per pack.
+ * noise split) gets a boolean mask, sized to its own rows times its keys. GQA runs natively on CUDA
+ * ({@code enable_gqa}); on CPU the kv heads are repeated once per pack, because there {@code enable_gqa}
+ * leaves the flash kernel for a much slower path.
  */
 public final class SdpaAttention implements AttentionKernel {
   @Override
   public NDArray attend(NDArray q, NDArray k, NDArray v, PackLayout layout) {
     checkShapes(q, k, v, layout);
     boolean gqa = q.getShape().get(1) != k.getShape().get(1);
-    List<AttentionBlock> blocks = AttentionBlock.plan(layout);
+    List<AttentionBlock> blocks = AttentionBlock.plan(layout, q.getShape().get(0));
     try (PointerScope scope = new PointerScope()) {
       Tensor tq = Torch.view(q);
       Tensor tk = Torch.view(k);
@@ -40,6 +41,13 @@ public final class SdpaAttention implements AttentionKernel {
       tq = tq.to(common);
       tk = tk.to(common);
       tv = tv.to(common);
+      // libtorch's CPU flash kernel has no GQA: enable_gqa falls back to the math path, ~20x slower. Repeating
+      // the kv heads once per pack (the size of q) keeps every block on the flash kernel.
+      boolean nativeGqa = gqa && tq.is_cuda();
+      if (gqa && !nativeGqa) {
+        tk = repeatHeads(tk, q.getShape().get(1));
+        tv = repeatHeads(tv, q.getShape().get(1));
+      }
       TensorVector outs = new TensorVector();
       for (AttentionBlock b : blocks) {
         Tensor qb = heads(tq, b.qStart(), b.rows()); // (1, Hq, rows, D)
@@ -47,12 +55,12 @@ public final class SdpaAttention implements AttentionKernel {
         Tensor vb = heads(tv, b.kStart(), b.keys());
         Tensor o;
         if (b.isSelfCausal()) {
-          o = torch.scaled_dot_product_attention(qb, kb, vb, new TensorOptional(), 0.0, true, new DoubleOptional(), gqa);
+          o = torch.scaled_dot_product_attention(qb, kb, vb, new TensorOptional(), 0.0, true, new DoubleOptional(), nativeGqa);
         } else if (b.isDense()) {
-          o = torch.scaled_dot_product_attention(qb, kb, vb, new TensorOptional(), 0.0, false, new DoubleOptional(), gqa);
+          o = torch.scaled_dot_product_attention(qb, kb, vb, new TensorOptional(), 0.0, false, new DoubleOptional(), nativeGqa);
         } else {
           o = torch.scaled_dot_product_attention(qb, kb, vb, new TensorOptional(mask(tq, b)), 0.0, false,
-              new DoubleOptional(), gqa);
+              new DoubleOptional(), nativeGqa);
         }
         outs.push_back(o.squeeze(0).transpose(0, 1)); // (rows, Hq, D)
       }
@@ -72,6 +80,14 @@ public final class SdpaAttention implements AttentionKernel {
       }
     }
     return best;
+  }
+
+  /** (T, Hkv, D) -> (T, Hq, D), query head h reading kv head h / (Hq / Hkv). */
+  private static Tensor repeatHeads(Tensor t, long hq) {
+    long n = t.size(0);
+    long hkv = t.size(1);
+    long d = t.size(2);
+    return t.unsqueeze(2).expand(n, hkv, hq / hkv, d).reshape(n, hq, d);
   }
 
   /** Rows {@code [start, start + len)} of a (T, H, D) tensor as a (1, H, len, D) view. */
@@ -98,7 +114,7 @@ public final class SdpaAttention implements AttentionKernel {
           + q.getShape() + ", k " + k.getShape() + ", v " + v.getShape());
     }
     long t = q.getShape().get(0);
-    if (t != layout.totalLength() || k.getShape().get(0) != t) {
+    if (t > layout.totalLength() || k.getShape().get(0) != t) {
       throw new IllegalArgumentException("packed length " + t + " (k: " + k.getShape().get(0)
           + ") does not match sample_lens total " + layout.totalLength());
     }
