@@ -389,6 +389,7 @@ public final class SafetensorsReader implements TensorFile {
             dst.copy_(blob); // converts to the destination's type (and device) on the way
           } finally {
             Reference.reachabilityFence(window); // the mapping must outlive the copy out of it
+            Unmapper.unmap(window);
           }
         }
       }
