@@ -95,53 +95,65 @@ public final class Bagel {
    * @param noise source of the flow-matching noise (one draw of (VAE tokens, patch_latent_dim) per call)
    */
   public BagelOutput forward(BagelInputs in, NDManager step, NoiseSource noise) {
-    int t = in.sequenceLength();
     checkIds(in);
-    NDArray undRows = languageModel.embed(in.packedTextIds()); // (Nt, H)
-    if (in.hasVit()) {
-      if (!cfg.visualUnd()) {
-        throw new IllegalArgumentException("the pack has ViT tokens but visual_und is off");
-      }
-      NDArray feats = vitModel.forward(in.packedVitTokens(), in.packedVitPositionIds(), in.vitTokenSeqlens());
-      NDArray vitRows = connector.forward(feats).add(vitPosEmbed.forward(in.packedVitPositionIds())); // (Nv, H)
-      undRows = undRows.concat(vitRows, 0);
-    }
-    NDArray clean = null;
-    NDArray eps = null;
-    NDArray genRows = null;
-    if (in.hasVae()) {
-      if (!cfg.visualGen()) {
-        throw new IllegalArgumentException("the pack has VAE tokens but visual_gen is off");
-      }
-      clean = patchify(in.paddedLatent(), in.patchifiedVaeLatentShapes()); // (Ng, p*p*C)
-      NDArray tt = shiftedTimesteps(in.packedTimesteps()).reshape(-1, 1); // (Ng, 1), 0 for clean conditions
-      eps = noise.sample(step, clean.getShape());
-      NDArray noised = clean.mul(tt.neg().add(1)).add(eps.mul(tt));
-      genRows = vae2llm.forward(noised)
-          .add(timeEmbedder.forward(tt.reshape(-1)))
-          .add(latentPosEmbed.forward(in.packedLatentPositionIds()));
-    }
-    TokenRouting routing = TokenRouting.of(t, in.undIndexes(), in.genIndexes(), step);
-    NDArray sequence = routing.merge(undRows, genRows); // (T, H) in pack order
+    NDArray undRows = understandingRows(in); // (Nt + Nv, H): text then ViT tokens
+    Latents latents = in.hasVae() ? generationRows(in, step, noise) : null;
+    TokenRouting routing = TokenRouting.of(in.sequenceLength(), in.undIndexes(), in.genIndexes(), step);
+    NDArray sequence = routing.merge(undRows, latents == null ? null : latents.rows()); // (T, H) in pack order
     NDArray hidden = languageModel.forward(sequence, in.packedPositionIds(), routing, in.layout(), kernel);
-
-    NDArray mse = null;
-    if (in.numMseTokens() > 0) {
-      NDArray preds = llm2vae.forward(Rows.select(hidden, in.mseLossIndexes(), step));
-      NDArray noisedRows = step.create(java.util.Arrays.stream(in.noisedVaeTokens()).asLongStream().toArray());
-      // v = dx_t/dt = noise - x0, pointing from data to noise
-      NDArray target = Rows.select(eps.sub(clean), noisedRows, step);
-      mse = precision.full(preds).sub(target).square();
-    }
-    NDArray ce = null;
-    if (in.numCeTokens() > 0) {
-      NDArray logits = languageModel.lmHead(Rows.select(hidden, in.ceLossIndexes(), step));
-      NDArray logp = precision.full(logits).logSoftmax(-1);
-      NDArray picked = Torch.adopt(torch.gather(Torch.view(logp), 1,
-          Torch.view(in.packedLabelIds().reshape(-1, 1))), step);
-      ce = picked.reshape(-1).neg();
-    }
+    NDArray mse = in.numMseTokens() > 0 ? velocityError(hidden, latents, in, step) : null;
+    NDArray ce = in.numCeTokens() > 0 ? tokenCrossEntropy(hidden, in, step) : null;
     return new BagelOutput(ce, mse, in.numCeTokens(), in.numMseTokens());
+  }
+
+  /** The VAE tokens' LLM inputs, with the clean latents and the noise they were built from. */
+  private record Latents(NDArray rows, NDArray clean, NDArray noise) {}
+
+  /** Text embeddings, then ViT features through the connector plus vit_pos_embed. */
+  private NDArray understandingRows(BagelInputs in) {
+    NDArray rows = languageModel.embed(in.packedTextIds()); // (Nt, H)
+    if (!in.hasVit()) {
+      return rows;
+    }
+    if (!cfg.visualUnd()) {
+      throw new IllegalArgumentException("the pack has ViT tokens but visual_und is off");
+    }
+    NDArray feats = vitModel.forward(in.packedVitTokens(), in.packedVitPositionIds(), in.vitTokenSeqlens());
+    NDArray vitRows = connector.forward(feats).add(vitPosEmbed.forward(in.packedVitPositionIds())); // (Nv, H)
+    return rows.concat(vitRows, 0);
+  }
+
+  /** x_t = (1 - t) x0 + t noise, embedded as vae2llm(x_t) + time_embedder(t) + latent_pos_embed. */
+  private Latents generationRows(BagelInputs in, NDManager step, NoiseSource noise) {
+    if (!cfg.visualGen()) {
+      throw new IllegalArgumentException("the pack has VAE tokens but visual_gen is off");
+    }
+    NDArray clean = patchify(in.paddedLatent(), in.patchifiedVaeLatentShapes()); // (Ng, p*p*C)
+    NDArray t = shiftedTimesteps(in.packedTimesteps()).reshape(-1, 1); // (Ng, 1), 0 for clean conditions
+    NDArray eps = noise.sample(step, clean.getShape());
+    NDArray noised = clean.mul(t.neg().add(1)).add(eps.mul(t));
+    NDArray rows = vae2llm.forward(noised)
+        .add(timeEmbedder.forward(t.reshape(-1)))
+        .add(latentPosEmbed.forward(in.packedLatentPositionIds()));
+    return new Latents(rows, clean, eps);
+  }
+
+  /** (llm2vae(h) - (noise - x0))^2 at the noised tokens: v = dx_t/dt points from data to noise. */
+  private NDArray velocityError(NDArray hidden, Latents latents, BagelInputs in, NDManager step) {
+    NDArray preds = llm2vae.forward(Rows.select(hidden, in.mseLossIndexes(), step)); // (Nm, p*p*C)
+    NDArray noisedRows = step.create(java.util.Arrays.stream(in.noisedVaeTokens()).asLongStream().toArray());
+    NDArray target = Rows.select(latents.noise().sub(latents.clean()), noisedRows, step);
+    return precision.full(preds).sub(target).square();
+  }
+
+  /** -log softmax(lm_head(h))[label] at the CE positions, softmax in full precision. */
+  private NDArray tokenCrossEntropy(NDArray hidden, BagelInputs in, NDManager step) {
+    NDArray logits = languageModel.lmHead(Rows.select(hidden, in.ceLossIndexes(), step)); // (Nce, V)
+    NDArray logp = precision.full(logits).logSoftmax(-1);
+    NDArray labels = in.packedLabelIds().reshape(-1, 1);
+    labels.attach(step);
+    NDArray picked = Torch.adopt(torch.gather(Torch.view(logp), 1, Torch.view(labels)), step);
+    return picked.reshape(-1).neg();
   }
 
   /** Ids past a table's end would fail deep inside a kernel; name the table and the likely cause instead. */
