@@ -72,6 +72,11 @@ public record InlineDatasetConfig(
         packingLength == null ? 32000 : packingLength, videoBackend, extraKwargs);
   }
 
+  /** This dataset config as LMMS Engine's {@code dataset_config} mapping (snake_case keys), for the data readers. */
+  public com.fasterxml.jackson.databind.JsonNode toJson() {
+    return ConfigBinder.MAPPER.valueToTree(this);
+  }
+
   public InlineDatasetConfig {
     String at = "data.dataset.";
     datasetType = Checks.or(datasetType, "bagel_iterable");
