@@ -1,5 +1,6 @@
 package ai.bakery.cli;
 
+import ai.bakery.actors.bench.FlightBench;
 import ai.bakery.data.DataConfig;
 import ai.bakery.data.bench.DataBench;
 import ai.bakery.runtime.collective.CollectiveBench;
@@ -32,7 +33,11 @@ final class BenchCommand extends CommandGroup {
             .option("min-bytes=", "smallest buffer (default 1 MiB)")
             .option("max-bytes=", "largest buffer (default 256 MiB)"),
         BenchCommand::collective));
-    add(pending("flight", "Arrow Flight batch transfer between nodes", "the Flight batch benchmark"));
+    add(new LeafCommand("flight",
+        "packed batches over loopback Arrow Flight, next to in-process Arrow encode/decode",
+        json().option("tokens=", "pack sizes in tokens, comma-separated (default 4096,10240,32768)")
+            .option("batches=", "batches per size (default 12)"),
+        BenchCommand::flight));
     add(pending("recovery", "time to recover training after a worker is killed", "the recovery benchmark"));
     add(pending("ingest", "dataset ingest (conversion into Bakery's shard format)", "the ingest benchmark"));
   }
@@ -45,6 +50,31 @@ final class BenchCommand extends CommandGroup {
     return new LeafCommand(name, summary, json(), (args, cli) -> {
       throw new NotAvailableException(args.path(), what);
     });
+  }
+
+  private static int flight(Args args, Cli cli) throws Exception {
+    FlightBench.Config d = FlightBench.Config.defaults();
+    List<Integer> tokens = args.option("tokens").isPresent() ? ints(args, "tokens") : d.tokens();
+    var config = new FlightBench.Config(tokens, (int) args.longOption("batches", d.batches()));
+    BenchRows.of(FlightBench.run(config)).print(cli.out(), args.flag("json"));
+    return 0;
+  }
+
+  private static List<Integer> ints(Args args, String option) {
+    List<Integer> out = new ArrayList<>();
+    for (String p : args.option(option).orElseThrow().split(",")) {
+      try {
+        int v = Integer.parseInt(p.trim());
+        if (v < 1) {
+          throw new NumberFormatException();
+        }
+        out.add(v);
+      } catch (NumberFormatException e) {
+        throw new UsageException(args.path() + ": --" + option + " expects positive integers like 2,3, got '" + p
+            + "'");
+      }
+    }
+    return out;
   }
 
   private static int data(Args args, Cli cli) throws Exception {
@@ -78,17 +108,7 @@ final class BenchCommand extends CommandGroup {
 
   private static int collective(Args args, Cli cli) throws Exception {
     CollectiveBench.Config d = CollectiveBench.Config.defaults();
-    List<Integer> processes = d.processes();
-    if (args.option("processes").isPresent()) {
-      processes = new ArrayList<>();
-      for (String p : args.option("processes").get().split(",")) {
-        try {
-          processes.add(Integer.parseInt(p.trim()));
-        } catch (NumberFormatException e) {
-          throw new UsageException(args.path() + ": --processes expects integers like 2,3, got '" + p + "'");
-        }
-      }
-    }
+    List<Integer> processes = args.option("processes").isPresent() ? ints(args, "processes") : d.processes();
     CollectiveBench.Config config;
     try {
       config = new CollectiveBench.Config(processes, args.longOption("min-bytes", d.minBytes()),

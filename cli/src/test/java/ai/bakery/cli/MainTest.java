@@ -48,7 +48,7 @@ class MainTest {
     assertOneLineError(run("bench", "collective", "--jsn"),
         "bakery bench collective: unknown option '--jsn' (did you mean 'json'?); see 'bakery bench collective --help'");
     assertOneLineError(run("bench", "collective", "--processes", "two"),
-        "bakery bench collective: --processes expects integers like 2,3, got 'two'");
+        "bakery bench collective: --processes expects positive integers like 2,3, got 'two'");
     assertOneLineError(run("train"),
         "bakery train: missing <config> (a YAML file, or the reference flags); see 'bakery train --help'");
     Result none = run();

@@ -67,4 +67,15 @@ class WiredCommandsTest {
       assertTrue(row.isObject() && row.has("metric") && row.get("value").isNumber(), line);
     }
   }
+
+  @Test
+  void benchFlightPrintsOneJsonObjectPerLine() throws Exception {
+    MainTest.Result r = MainTest.run("bench", "flight", "--json", "--tokens", "1024", "--batches", "2");
+    assertEquals(0, r.code(), r.toString());
+    List<String> lines = r.out().lines().toList();
+    assertTrue(lines.size() >= 1, r.out());
+    for (String line : lines) {
+      assertTrue(JSON.readTree(line).isObject(), line);
+    }
+  }
 }
