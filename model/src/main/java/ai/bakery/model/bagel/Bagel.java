@@ -89,13 +89,14 @@ public final class Bagel {
   }
 
   /**
-   * The training forward over one pack. {@code in}'s arrays should live on {@code step} (or a manager closed
-   * with it): activations attach to their inputs' manager.
+   * The training forward over one pack. Every array it creates is owned by {@code step}, wherever the batch
+   * lives, so closing {@code step} frees the whole forward (and backward) state.
    *
    * @param noise source of the flow-matching noise (one draw of (VAE tokens, patch_latent_dim) per call)
    */
-  public BagelOutput forward(BagelInputs in, NDManager step, NoiseSource noise) {
-    checkIds(in);
+  public BagelOutput forward(BagelInputs batch, NDManager step, NoiseSource noise) {
+    checkIds(batch);
+    BagelInputs in = batch.aliasedTo(step); // every activation below lands on the step's manager
     NDArray undRows = understandingRows(in); // (Nt + Nv, H): text then ViT tokens
     Latents latents = in.hasVae() ? generationRows(in, step, noise) : null;
     TokenRouting routing = TokenRouting.of(in.sequenceLength(), in.undIndexes(), in.genIndexes(), step);

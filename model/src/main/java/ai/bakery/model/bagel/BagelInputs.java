@@ -2,6 +2,7 @@ package ai.bakery.model.bagel;
 
 import ai.bakery.model.attention.AttnMode;
 import ai.bakery.model.attention.PackLayout;
+import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -45,6 +46,24 @@ public record BagelInputs(
     int maxTokenId,
     int maxLatentPositionId,
     int maxVitPositionId) {
+
+  /**
+   * The same inputs through new handles owned by {@code m} (no copy: the storage is shared). Ops attach
+   * results to their first operand's manager, so aliasing the inputs onto the step's manager keeps every
+   * activation of a forward there, even when the batch itself lives longer (re-used, or accumulated).
+   */
+  public BagelInputs aliasedTo(NDManager m) {
+    return new BagelInputs(sequenceLength, layout, alias(packedTextIds, m), alias(packedTextIndexes, m),
+        alias(packedPositionIds, m), alias(paddedLatent, m), patchifiedVaeLatentShapes,
+        alias(packedLatentPositionIds, m), alias(packedVaeTokenIndexes, m), alias(packedTimesteps, m),
+        noisedVaeTokens, alias(mseLossIndexes, m), alias(packedVitTokens, m), alias(packedVitPositionIds, m),
+        alias(packedVitTokenIndexes, m), vitTokenSeqlens, alias(packedLabelIds, m), alias(ceLossIndexes, m),
+        alias(ceLossWeights, m), undIndexes, genIndexes, maxTokenId, maxLatentPositionId, maxVitPositionId);
+  }
+
+  private static NDArray alias(NDArray a, NDManager m) {
+    return a == null ? null : Torch.adopt(Torch.view(a), m);
+  }
 
   public int numCeTokens() {
     return ceLossIndexes == null ? 0 : (int) ceLossIndexes.getShape().size();

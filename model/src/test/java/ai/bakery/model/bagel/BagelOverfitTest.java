@@ -1,5 +1,6 @@
 package ai.bakery.model.bagel;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.bakery.model.tensor.Parameter;
@@ -44,6 +45,8 @@ class BagelOverfitTest {
       double ce = 0;
       double mse = 0;
       int step = 0;
+      int storeArrays = 0;
+      int dataArrays = 0;
       for (; step < MAX_STEPS; step++) {
         try (NDManager s = data.newSubManager(); GradientCollector gc = Torch.init().newGradientCollector()) {
           BagelOutput out = bagel.forward(in, s, noise);
@@ -56,6 +59,8 @@ class BagelOverfitTest {
         if (step == 0) {
           ce0 = ce;
           mse0 = mse;
+          storeArrays = store.manager().getManagedArrays().size();
+          dataArrays = data.getManagedArrays().size();
         }
         if (step % 50 == 0) {
           LOG.info("step {} ce {} mse {}", step, ce, mse);
@@ -65,6 +70,9 @@ class BagelOverfitTest {
         }
       }
       LOG.info("stopped at step {}: ce {} -> {}, mse {} -> {}", step, ce0, ce, mse0, mse);
+      // Nothing of a step outlives it on the long-lived managers (weight casts, indexes, gradients' handles).
+      assertEquals(storeArrays, store.manager().getManagedArrays().size(), "arrays left on the weights' manager");
+      assertEquals(dataArrays, data.getManagedArrays().size(), "arrays left on the batch's manager");
       assertTrue(ce <= ce0 / 10, "ce fell from " + ce0 + " only to " + ce);
       assertTrue(mse <= mse0 / 10, "mse fell from " + mse0 + " only to " + mse);
     }
