@@ -158,6 +158,7 @@ public final class TcpRingCollective implements Collective {
   @Override
   public CompletableFuture<Void> allReduceAsync(Pointer buffer, long count, DType dtype, ReduceOp op) {
     long address = checked(buffer, count, dtype, "allReduce buffer");
+    requireOp(op);
     return submit(seq -> allReduce(seq, address, count, dtype, op));
   }
 
@@ -166,6 +167,7 @@ public final class TcpRingCollective implements Collective {
     long total = Math.multiplyExact(recvCount, (long) worldSize);
     long from = checked(send, total, dtype, "reduceScatter send");
     long to = checked(recv, recvCount, dtype, "reduceScatter recv");
+    requireOp(op);
     return submit(seq -> reduceScatter(seq, from, to, recvCount, dtype, op));
   }
 
@@ -263,6 +265,12 @@ public final class TcpRingCollective implements Collective {
     }
     if (transport != null && transport.failure() != null) {
       throw new CollectiveException(transport.failure());
+    }
+  }
+
+  private static void requireOp(ReduceOp op) {
+    if (op == null) {
+      throw new IllegalArgumentException("reduce op is null");
     }
   }
 

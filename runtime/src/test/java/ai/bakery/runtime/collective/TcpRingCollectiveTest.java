@@ -393,6 +393,8 @@ class TcpRingCollectiveTest {
       try (HostBuffer b = HostBuffer.allocate(DType.FLOAT32, 3)) {
         assertThrows(IllegalArgumentException.class, () -> c.broadcast(b.pointer(), 3, DType.FLOAT32, 1));
         assertThrows(IllegalArgumentException.class, () -> c.allReduce(b.pointer(), -1, DType.FLOAT32, ReduceOp.SUM));
+        assertThrows(IllegalArgumentException.class, () -> c.allReduce(b.pointer(), 3, DType.FLOAT32, null));
+        c.allReduce(b.pointer(), 3, DType.FLOAT32, ReduceOp.SUM); // the group is still usable
       }
     });
     assertThrows(IllegalArgumentException.class,
