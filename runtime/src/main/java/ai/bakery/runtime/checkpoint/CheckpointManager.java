@@ -431,6 +431,15 @@ public final class CheckpointManager {
     }
   }
 
+  /** Removes a folder tree (tests start over in the same folder). */
+  public static void deleteTreeForTests(Path root) {
+    try {
+      deleteTree(root);
+    } catch (IOException e) {
+      throw new CheckpointException(root + ": cannot delete: " + e.getMessage(), e);
+    }
+  }
+
   static void deleteTree(Path root) throws IOException {
     if (!Files.exists(root)) {
       return;

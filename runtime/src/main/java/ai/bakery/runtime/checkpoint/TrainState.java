@@ -11,7 +11,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param globalSeed the run's {@code global_seed}
  * @param worldSize ranks when saved
  * @param skippedSteps optimizer steps skipped because the gradients were not finite
- * @param tokensSeen packed tokens trained on, summed over ranks
+ * @param tokensSeen packed tokens this rank trained on
  */
 public record TrainState(
     @JsonProperty("step") long step,

@@ -45,6 +45,7 @@ public final class TrainStep {
   private final CountReducer counts;
   private long microStep;
   private long skippedSteps;
+  private long tokensSeen;
 
   /**
    * @param root parent of every micro-batch's manager
@@ -99,6 +100,7 @@ public final class TrainStep {
         mseTokens += out.mseTokens();
       }
     }
+    tokensSeen += tokens;
     ce /= accumulation;
     mse /= accumulation;
     double norm = clipper.clip(params);
@@ -125,10 +127,16 @@ public final class TrainStep {
     return skippedSteps;
   }
 
+  /** Packed tokens trained on by this rank. */
+  public long tokensSeen() {
+    return tokensSeen;
+  }
+
   /** Continues the counters of a resumed run. */
-  public void resumeCounters(long microStep, long skippedSteps) {
+  public void resumeCounters(long microStep, long skippedSteps, long tokensSeen) {
     this.microStep = microStep;
     this.skippedSteps = skippedSteps;
+    this.tokensSeen = tokensSeen;
   }
 
   /** A 0-dim loss term as a double (BagelLoss may promote it to float64); 0 when absent. */

@@ -110,7 +110,8 @@ public final class Trainer implements AutoCloseable {
       CheckpointManager.Restored r = checkpoints.restore(plan.get(), model.store(), ema, optimizer);
       next = r.nextStep();
       if (!r.modelOnly()) {
-        trainStep.resumeCounters(r.trainState().microStep(), r.trainState().skippedSteps());
+        trainStep.resumeCounters(r.trainState().microStep(), r.trainState().skippedSteps(),
+            r.trainState().tokensSeen());
         noteChangedSettings(r);
         if (r.dataStatus() != null && rank < r.dataStatus().size()) {
           position = r.dataStatus().get(rank);
@@ -188,9 +189,7 @@ public final class Trainer implements AutoCloseable {
     double tokensPerSec = tokens / elapsed;
     double tflops = flops == null ? 0 : flops.flops(tokens, squares) / elapsed / 1e12;
     double mfu = peak > 0 ? tflops / (peak * worldSize) : 0;
-    LOG.info(String.format(Locale.ROOT,
-        "(step=%07d) Train Loss mse: %.4f, Train Loss ce: %.4f, Train Steps/Sec: %.2f, Tokens/Sec: %.2fk, MFU: %.1f%%, ",
-        r.step(), r.mse(), r.ce(), stepsPerSec, tokensPerSec / 1000, mfu * 100));
+    LOG.info(logLine(r.step(), r.mse(), r.ce(), stepsPerSec, tokensPerSec, mfu));
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("step", r.step());
     m.put("ce", r.ce());
@@ -211,9 +210,16 @@ public final class Trainer implements AutoCloseable {
     metrics.write(m);
   }
 
+  /** The reference's progress line, e.g. {@code (step=0000001) Train Loss mse: 0.4121, Train Loss ce: 0.8152, ...}. */
+  static String logLine(long step, double mse, double ce, double stepsPerSec, double tokensPerSec, double mfu) {
+    return String.format(Locale.ROOT,
+        "(step=%07d) Train Loss mse: %.4f, Train Loss ce: %.4f, Train Steps/Sec: %.2f, Tokens/Sec: %.2fk, MFU: %.1f%%, ",
+        step, mse, ce, stepsPerSec, tokensPerSec / 1000, mfu * 100);
+  }
+
   private Path save(long step, BatchSource batches) {
     TrainState state = new TrainState(step, trainStep.microStep(), loop.globalSeed(), worldSize,
-        trainStep.skippedSteps(), 0);
+        trainStep.skippedSteps(), trainStep.tokensSeen());
     SchedulerState sched = new SchedulerState(step + 1, optimizerConfig.lr(), scheduleConfig.lrScheduler(),
         scheduleConfig.warmupSteps(), scheduleConfig.totalSteps(), scheduleConfig.minLr(), schedule.lr(step + 1));
     CheckpointManager.OptimizerSettings settings = new CheckpointManager.OptimizerSettings(optimizerConfig.lr(),

@@ -1,0 +1,177 @@
+package ai.bakery.runtime.train;
+
+import ai.bakery.data.DataConfig;
+import ai.bakery.data.DataPipeline;
+import ai.bakery.data.shard.GroupSpec;
+import ai.bakery.data.group.PipelineFactory;
+import ai.bakery.data.text.TextTokenizer;
+import ai.bakery.model.attention.EagerAttention;
+import ai.bakery.model.attention.SdpaAttention;
+import ai.bakery.model.bagel.Bagel;
+import ai.bakery.model.config.BagelConfig;
+import ai.bakery.model.config.ConfigException;
+import ai.bakery.model.io.LoadReport;
+import ai.bakery.model.io.ModelDirectory;
+import ai.bakery.model.io.StateDictLoader;
+import ai.bakery.model.nn.Init;
+import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.tensor.Precision;
+import ai.bakery.model.tensor.Torch;
+import ai.bakery.model.vae.FluxAutoencoder;
+import ai.bakery.runtime.checkpoint.CheckpointConfig;
+import ai.bakery.runtime.checkpoint.CheckpointManager;
+import ai.bakery.runtime.config.DataSection;
+import ai.bakery.runtime.config.JobConfig;
+import ai.bakery.runtime.config.ModelSection;
+import ai.bakery.runtime.config.PackingOptions;
+import ai.bakery.runtime.config.TrainingSection;
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.bytedeco.pytorch.global.torch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds everything a single-process run needs from a {@link JobConfig} (model and weights, frozen VAE,
+ * tokenizer, data pipeline) and runs the {@link Trainer}: the body of {@code bakery train}.
+ *
+ * <p>Weights: a {@code model.preset} (a folder under {@code configs/model/}) starts from seeded initial weights;
+ * a {@code model.model_path} folder supplies configs, and with {@code finetune_from_hf} its (EMA) weights and
+ * VAE. A complete checkpoint found by {@code auto_resume}, or {@code resume_from}, overrides the start weights.
+ */
+public final class TrainJob {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainJob.class);
+  /** Where preset names resolve, relative to the working directory. */
+  public static final Path PRESETS = Path.of("configs", "model");
+
+  private TrainJob() {}
+
+  /** Trains as configured; returns what was done. */
+  public static TrainResult run(JobConfig config) {
+    config.requireRunnable();
+    Torch.init();
+    if (config.runtime().threads() > 0) {
+      torch.set_num_threads(config.runtime().threads());
+    }
+    ModelSection ms = config.model();
+    TrainingSection training = config.training();
+    CheckpointConfig ck = training.checkpoint();
+    boolean resumingFromCheckpoint = ck.autoResume()
+        && CheckpointManager.latestComplete(ck.checkpointDir()).isPresent();
+    Path weightsDir = null;
+    if (ms.preset() == null && ms.modelPath() != null && ck.finetuneFromHf() && !resumingFromCheckpoint) {
+      // the released folder supplies the weights here; the checkpoint manager must not load it again
+      weightsDir = ck.resumeFrom() != null ? ck.resumeFrom() : Path.of(ms.modelPath());
+      ck = new CheckpointConfig(ck.checkpointDir(), ck.saveEvery(), ck.autoResume(), null, false, false, false,
+          ck.keepLast());
+      training = new TrainingSection(training.optimizer(), training.schedule(), training.ema(), ck, training.loop());
+    }
+    Path modelDir = modelDir(ms);
+    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
+    long seed = training.loop().globalSeed();
+
+    try (TextTokenizer tokenizer = tokenizer(ms, modelDir);
+        NDManager base = NDManager.newBaseManager();
+        ParameterStore store = new ParameterStore(base);
+        ParameterStore vaeStore = new ParameterStore(base)) {
+      if (tokenizer.vocabSize() > cfg.llm().vocabSize()) {
+        throw new ConfigException("model: the tokenizer has " + tokenizer.vocabSize() + " tokens but the LLM's vocab_size"
+            + " is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
+      }
+      boolean load = weightsDir != null;
+      Bagel bagel = new Bagel(cfg, store, load ? Init.forLoading() : Init.seeded(seed), Precision.FP32);
+      bagel.setAttentionKernel(ms.attnImplementation().equals("eager") ? new EagerAttention() : new SdpaAttention());
+      FluxAutoencoder vae = null;
+      if (cfg.visualGen()) {
+        vae = new FluxAutoencoder(cfg.vae(), vaeStore, "", load ? Init.forLoading() : Init.seeded(seed + 1),
+            Precision.FP32);
+        vaeStore.setTrainable(n -> true, false); // frozen: encodes under no-grad, never saved with the model
+      }
+      if (load) {
+        ModelDirectory dir = ModelDirectory.of(weightsDir);
+        LoadReport model = dir.loadModel(store, config.training().checkpoint().finetuneFromEma(),
+            StateDictLoader.nonStrict());
+        LOG.info("Weights from {}: {}", weightsDir, model);
+        if (vae != null) {
+          LOG.info("VAE from {}: {}", weightsDir, dir.loadVae(vaeStore, "", StateDictLoader.nonStrict()));
+        }
+      } else if (ms.preset() == null && !resumingFromCheckpoint && ck.resumeFrom() == null) {
+        LOG.warn("No weights to start from (no finetune_from_hf, resume_from or checkpoint): training from"
+            + " initial weights.");
+      }
+      DataConfig dataConfig = dataConfig(config.data(), ms, cfg, config.runtime().numWorkers());
+      if (config.data().dataset() != null) {
+        dataConfig = PipelineFactory.lmmsDataConfig(config.data().dataset().toJson(), dataConfig, "data.dataset");
+      }
+      List<GroupSpec> groups = groups(config.data(), dataConfig, tokenizer);
+      DataConfig finalDataConfig = dataConfig;
+      var tokens = tokenizer.specialTokens();
+      BatchSource.Factory data = PipelineBatchSource.factory(() -> DataPipeline.builder().setGroups(groups)
+          .setConfig(finalDataConfig).setTokens(tokens).setRank(0, 1));
+      try (Trainer trainer = Trainer.builder().setTraining(training).setModel(new BagelTrainModel(bagel, vae))
+          .setData(data).build()) {
+        return trainer.run();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e.getMessage(), e);
+    }
+  }
+
+  /** The folder holding the model's configs: the preset's, or model_path. */
+  static Path modelDir(ModelSection ms) {
+    if (ms.preset() != null) {
+      Path dir = PRESETS.resolve(ms.preset());
+      if (!Files.isDirectory(dir)) {
+        throw new ConfigException("model.preset: no preset '" + ms.preset() + "' (looked for " + dir.toAbsolutePath()
+            + ")");
+      }
+      return dir;
+    }
+    if (ms.modelPath() != null) {
+      return Path.of(ms.modelPath());
+    }
+    throw new ConfigException("model: training from separate llm_path / vit_path / vae_path is not wired into the"
+        + " trainer yet; give model.preset or model.model_path");
+  }
+
+  private static TextTokenizer tokenizer(ModelSection ms, Path modelDir) throws IOException {
+    if (Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
+      return TextTokenizer.fromModelDir(modelDir);
+    }
+    if (ms.preset() != null) {
+      return TextTokenizer.tiny();
+    }
+    throw new ConfigException("model.model_path: " + modelDir + " has no tokenizer.json");
+  }
+
+  static DataConfig dataConfig(DataSection d, ModelSection ms, BagelConfig cfg, int workers) {
+    PackingOptions p = d.packing();
+    DataConfig c = DataConfig.of(null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+        null, null, null, null, null, null, null)
+        .withTokens(p.expectedNumTokens(), p.maxNumTokens(), p.maxNumTokensPerSample(), p.preferBufferBefore(),
+            p.maxBufferSize())
+        .withDropout(ms.textCondDropoutProb(), ms.vitCondDropoutProb(), ms.vaeCondDropoutProb())
+        .withLoading(Math.max(1, workers), d.prefetchFactor(), d.dataSeed());
+    int downsample = cfg.visualGen() ? cfg.latentDownsample() : c.vaeImageDownsample();
+    int vitPatch = cfg.visualUnd() ? cfg.vit().patchSize() : ms.vitPatchSize();
+    return c.withImageLimits(downsample, cfg.maxLatentSize(), vitPatch, cfg.vitMaxNumPatchPerSide());
+  }
+
+  private static List<GroupSpec> groups(DataSection d, DataConfig dataConfig, TextTokenizer tokenizer)
+      throws IOException {
+    if (d.datasetConfigFile() == null) {
+      // LMMS Engine's inline dataset_config: relative paths resolve from the working directory
+      return PipelineFactory.standard(dataConfig, tokenizer).fromLmms(d.dataset().toJson(), Path.of(""),
+          "data.dataset");
+    }
+    Path yaml = Path.of(d.datasetConfigFile());
+    if (!Files.isRegularFile(yaml)) {
+      throw new ConfigException("data.dataset_config_file: " + yaml + " not found");
+    }
+    return PipelineFactory.standard(dataConfig, tokenizer).fromYamlFile(yaml, null);
+  }
+}
