@@ -190,6 +190,41 @@ public record BagelConfig(
     return config;
   }
 
+  /**
+   * Writes this config as an original-form model directory ({@code config.json}, {@code llm_config.json},
+   * {@code vit_config.json}) that {@link #readModelDir} reads back equal: checkpoints then describe themselves.
+   * The ViT file gets the raw layer count, which {@code vit_select_layer} cuts again on reading.
+   */
+  public void writeModelDir(Path dir) {
+    try {
+      Files.createDirectories(dir);
+      ObjectMapper json = new ObjectMapper().enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+      com.fasterxml.jackson.databind.node.ObjectNode top = json.createObjectNode();
+      top.put("visual_gen", visualGen);
+      top.put("visual_und", visualUnd);
+      top.put("latent_patch_size", latentPatchSize);
+      top.put("max_latent_size", maxLatentSize);
+      top.put("vit_max_num_patch_per_side", vitMaxNumPatchPerSide);
+      top.put("vit_select_layer", vitSelectLayer);
+      top.put("connector_act", connectorAct);
+      top.put("interpolate_pos", interpolatePos);
+      top.put("timestep_shift", timestepShift);
+      top.put("copy_init_moe", copyInitMoe);
+      if (vae != null) {
+        top.set("vae_config", json.valueToTree(vae));
+      }
+      if (vit != null) {
+        top.put("vit_rope", vit.rope());
+        int raw = vitSelectLayer < 0 ? vit.numHiddenLayers() - 1 - vitSelectLayer : vit.numHiddenLayers();
+        json.writeValue(dir.resolve("vit_config.json").toFile(), vit.withLayers(raw));
+      }
+      json.writeValue(dir.resolve("llm_config.json").toFile(), llm);
+      json.writeValue(dir.resolve("config.json").toFile(), top);
+    } catch (java.io.IOException e) {
+      throw new ConfigException(dir + ": cannot write model config: " + e.getMessage(), e);
+    }
+  }
+
   private static <T> T bind(JsonNode node, Class<T> type, String source) {
     try {
       return BIND.treeToValue(node, type);

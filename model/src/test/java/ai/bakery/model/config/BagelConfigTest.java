@@ -154,6 +154,19 @@ class BagelConfigTest {
   }
 
   @Test
+  void writtenModelDirReadsBackEqual(@TempDir Path dir) {
+    for (String name : new String[] {"bagel-7b-mot", "tiny"}) {
+      BagelConfig c = BagelConfig.readModelDir(PRESETS.resolve(name));
+      Path out = dir.resolve(name);
+      c.writeModelDir(out);
+      assertEquals(c, BagelConfig.readModelDir(out), name);
+    }
+    BagelConfig textOnly = BagelConfig.readModelDir(PRESETS.resolve("tiny")).withBranches(false, false);
+    textOnly.writeModelDir(dir.resolve("text"));
+    assertEquals(textOnly, BagelConfig.readModelDir(dir.resolve("text")));
+  }
+
+  @Test
   void missingModelFilesAreNamed(@TempDir Path dir) throws IOException {
     ConfigException e = assertThrows(ConfigException.class, () -> BagelConfig.readModelDir(dir));
     assertTrue(e.getMessage().contains("llm_config.json") && e.getMessage().contains("not found"), e.getMessage());
