@@ -1,0 +1,118 @@
+package ai.bakery.model.recompute;
+
+import ai.bakery.model.tensor.Torch;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Activation recompute ({@code gradient_checkpointing: true}) without custom autograd functions, which DJL
+ * lacks. The forward runs each segment with autograd off in a scratch manager that is closed right after, so
+ * only the segment inputs survive; the chain's output is handed on as a fresh leaf. After the ordinary
+ * {@code backward(loss)} (which stops at that leaf), {@link #backward} walks the segments from the last:
+ * re-run the segment with autograd on from its saved input (detached, requiring grad), backpropagate
+ * {@code sum(output * gradOut)}, and pass the input's gradient to the segment before. Finally the gradient of
+ * the chain's input is pushed into the graph that produced it. Parameter gradients accumulate as in one
+ * backward pass; peak memory holds one segment's graph plus the saved inputs.
+ *
+ * <p>One instance serves one training step: run the forward through it (possibly several chains, e.g. ViT
+ * then LLM), call {@code gc.backward(loss)}, then {@link #backward(GradientCollector)} inside the same
+ * collector. Segments must be deterministic functions of their input and the parameters.
+ */
+public final class SegmentedBackward implements SegmentRunner {
+  private final List<Chain> chains = new ArrayList<>();
+
+  /** One checkpointed chain: its segments, each segment's saved input, and the leaf standing for its output. */
+  private record Chain(List<UnaryOperator<NDArray>> segments, List<NDArray> inputs, NDArray output) {}
+
+  @Override
+  public NDArray run(List<UnaryOperator<NDArray>> segments, NDArray x) {
+    if (!GradMode.is_enabled() || segments.isEmpty()) {
+      return PLAIN.run(segments, x); // evaluation: nothing to recompute
+    }
+    NDManager outer = x.getManager();
+    List<NDArray> inputs = new ArrayList<>(segments.size());
+    NDArray h = x;
+    try (NoGradGuard noGrad = new NoGradGuard()) {
+      for (UnaryOperator<NDArray> segment : segments) {
+        inputs.add(h);
+        try (NDManager scratch = outer.newSubManager()) {
+          NDArray in = h.stopGradient();
+          in.attach(scratch);
+          NDArray out = segment.apply(in);
+          out.attach(outer);
+          h = out;
+        }
+      }
+    }
+    h.setRequiresGradient(true);
+    chains.add(new Chain(List.copyOf(segments), inputs, h));
+    return h;
+  }
+
+  /** Backpropagates through every chain run since the last call, latest first. Call after backward(loss). */
+  public void backward(GradientCollector gc) {
+    try {
+      for (int c = chains.size() - 1; c >= 0; c--) {
+        backward(chains.get(c), gc);
+      }
+    } finally {
+      chains.clear();
+    }
+  }
+
+  /** How many chains wait for {@link #backward}. */
+  public int pending() {
+    return chains.size();
+  }
+
+  private static void backward(Chain chain, GradientCollector gc) {
+    NDManager outer = chain.output().getManager();
+    NDArray grad = gradientOf(chain.output(), outer);
+    if (grad == null) {
+      return; // the loss does not depend on this chain
+    }
+    for (int i = chain.segments().size() - 1; i >= 0; i--) {
+      NDArray saved = chain.inputs().get(i);
+      try (NDManager scratch = outer.newSubManager()) {
+        NDArray in = saved.stopGradient();
+        in.attach(scratch);
+        in.setRequiresGradient(true);
+        NDArray out = chain.segments().get(i).apply(in);
+        gc.backward(out.mul(grad).sum());
+        NDArray inGrad = gradientOf(in, outer);
+        grad.close();
+        grad = inGrad;
+      }
+      if (i > 0) {
+        saved.close(); // saved inputs past the first are ours
+      }
+      if (grad == null) {
+        return;
+      }
+    }
+    NDArray first = chain.inputs().get(0);
+    if (Torch.view(first).requires_grad()) { // a graph (or a leaf) before the chain wants the gradient
+      gc.backward(first.mul(grad).sum());
+    }
+    grad.close();
+  }
+
+  /** A copy of x's accumulated gradient on {@code target}, or null when none arrived. */
+  private static NDArray gradientOf(NDArray x, NDManager target) {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor g = Torch.view(x).grad();
+      if (!g.defined()) {
+        return null;
+      }
+      return Torch.adopt(g.detach().clone(), target);
+    }
+  }
+}
