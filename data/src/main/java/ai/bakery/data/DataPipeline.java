@@ -61,15 +61,16 @@ public final class DataPipeline implements AutoCloseable {
     }
     List<List<ShardSlot>> used = new ArrayList<>();
     for (GroupSpec g : b.groups) {
-      used.add(ShardAssignment.usedSlots(g.name(), g.datasets(), g.shuffleLines(), g.shuffleSeed()));
+      used.add(g.isLive() ? List.of() // a live group has no units; LoaderWorker reads its stream
+          : ShardAssignment.usedSlots(g.name(), g.datasets(), g.shuffleLines(), g.shuffleSeed()));
     }
     delivered = new WorkerPosition[workers];
     try {
       for (int w = 0; w < workers; w++) {
         List<List<ShardSlot>> mine = new ArrayList<>();
         for (int g = 0; g < b.groups.size(); g++) {
-          mine.add(ShardAssignment.forWorker(b.groups.get(g).name(), used.get(g), b.config.dataSeed(), rank,
-              worldSize, w, workers));
+          mine.add(b.groups.get(g).isLive() ? List.of() : ShardAssignment.forWorker(b.groups.get(g).name(),
+              used.get(g), b.config.dataSeed(), rank, worldSize, w, workers));
         }
         WorkerPosition start = restore == null ? null : restore.workers().get(w);
         LoaderWorker worker = new LoaderWorker(b.config, b.tokens, b.groups, mine, rank, w, skips, start);
@@ -110,7 +111,11 @@ public final class DataPipeline implements AutoCloseable {
         cursors.put(g, new ai.bakery.data.shard.GroupCursor(0, 0, pass.getOrDefault(g, 0L)));
       }
       long rng = DataRandom.hash(seed, "groups@" + rank + "/" + w + "#elastic" + old.packs());
-      fresh.add(new WorkerPosition(cursors, new ai.bakery.data.pack.PackerState(rng, List.of()), 0));
+      // live positions already account for held samples, and worker 0 of rank 0 reads the live groups in
+      // every layout: carry them over exactly
+      java.util.Map<String, ai.bakery.data.live.LivePosition> live = w == 0 && old.rank() == 0
+          ? old.workers().get(0).live() : java.util.Map.of();
+      fresh.add(new WorkerPosition(cursors, new ai.bakery.data.pack.PackerState(rng, List.of()), 0, live));
     }
     return new DataPosition(DataPosition.VERSION, rank, worldSize, workers, groupNames, 0, fresh);
   }
@@ -221,6 +226,7 @@ public final class DataPipeline implements AutoCloseable {
 
     void stop() {
       stopping = true;
+      worker.stopWaiting(); // a worker waiting on an idle live source returns at once
       if (thread.getState() == Thread.State.NEW) {
         worker.close();
         return;

@@ -23,6 +23,8 @@ import java.util.List;
  *     {@code vit_image_transform_args}, as VLM groups)
  * @param vitImageTransformArgs the ViT transform of groups that feed an image to both
  * @param frameSamplerArgs video frame sampling
+ * @param source a live source ({@code source: {type: directory|http, ...}}) instead of {@code dataset_names};
+ *     null for a static group
  */
 public record DatasetGroup(
     String name,
@@ -36,11 +38,18 @@ public record DatasetGroup(
     boolean resumeDataStatus,
     TransformArgs imageTransformArgs,
     TransformArgs vitImageTransformArgs,
-    FrameSamplerArgs frameSamplerArgs) {
+    FrameSamplerArgs frameSamplerArgs,
+    ai.bakery.data.live.LiveSourceConfig source) {
 
   public DatasetGroup {
     String where = "dataset group " + name;
-    if (datasetNames == null || datasetNames.isEmpty()) {
+    if (source != null) {
+      if (datasetNames != null && !datasetNames.isEmpty() || numUsedData != null) {
+        throw new IllegalArgumentException(where + ": a live group (source:) takes no dataset_names or"
+            + " num_used_data");
+      }
+      datasetNames = List.of();
+    } else if (datasetNames == null || datasetNames.isEmpty()) {
       throw new IllegalArgumentException(where + ": dataset_names is missing or empty");
     }
     datasetNames = List.copyOf(datasetNames);
@@ -78,11 +87,20 @@ public record DatasetGroup(
       @JsonProperty("resume_data_status") Boolean resumeDataStatus,
       @JsonProperty("image_transform_args") TransformArgs imageTransformArgs,
       @JsonProperty("vit_image_transform_args") TransformArgs vitImageTransformArgs,
-      @JsonProperty("frame_sampler_args") FrameSamplerArgs frameSamplerArgs) {
-    return new DatasetGroup(name, type == null ? name : type, datasetNames, numUsedData,
+      @JsonProperty("frame_sampler_args") FrameSamplerArgs frameSamplerArgs,
+      @JsonProperty("source") ai.bakery.data.live.LiveSourceConfig source) {
+    // a live group reads messages records; a static one's type defaults to its name, as in the reference
+    String groupType = type != null ? type : source != null ? "messages" : name;
+    return new DatasetGroup(name, groupType, datasetNames, numUsedData,
         weight == null ? 0.0 : weight, // the reference's default weight
         Boolean.TRUE.equals(isMandatory), Boolean.TRUE.equals(shuffleLines), shuffleSeed == null ? 0 : shuffleSeed,
-        resumeDataStatus == null || resumeDataStatus, imageTransformArgs, vitImageTransformArgs, frameSamplerArgs);
+        resumeDataStatus == null || resumeDataStatus, imageTransformArgs, vitImageTransformArgs, frameSamplerArgs,
+        source);
+  }
+
+  /** Whether the group reads a live source. */
+  public boolean isLive() {
+    return source != null;
   }
 
   /** The transform of images the ViT sees. */

@@ -72,6 +72,10 @@ public final class PipelineFactory {
   public List<GroupSpec> fromYaml(DatasetGroups groups, DatasetInfoRegistry registry) {
     List<GroupSpec> out = new ArrayList<>();
     for (DatasetGroup g : groups.groups()) {
+      if (g.isLive()) {
+        out.add(liveGroup(g));
+        continue;
+      }
       DatasetFormat format;
       try {
         format = DatasetFormats.forGroupType(g.type());
@@ -101,6 +105,19 @@ public final class PipelineFactory {
               transforms.create(g.vitTransform()))));
     }
     return out;
+  }
+
+  /** A group with {@code source:}: messages records from a live source, planned as a static group's. */
+  private GroupSpec liveGroup(DatasetGroup g) {
+    if (!g.type().equals("messages") && !g.type().equals("lmms")) {
+      throw new IllegalArgumentException("dataset group " + g.name() + ": a live source carries messages records;"
+          + " type '" + g.type() + "' is not supported for it");
+    }
+    checkStrides(g, DatasetFormats.MESSAGES);
+    ReadOptions options = ReadOptions.DEFAULTS.withSeed(config.dataSeed()).withRowsPerUnit(config.rowsPerUnit());
+    return GroupSpec.live(g.name(), g.weight(), g.isMandatory(), g.resumeDataStatus(),
+        planner(transforms.create(g.imageTransformArgs()), transforms.create(g.vitTransform())),
+        g.source().spec(g.name(), options));
   }
 
   /**

@@ -14,13 +14,33 @@ import java.util.List;
  * @param shuffleSeed that shuffle's seed
  * @param datasets its datasets
  * @param planner plans its samples
+ * @param live its live source instead of datasets, or null for a static group
  */
 public record GroupSpec(String name, double weight, boolean mandatory, boolean resume, boolean shuffleLines,
-    long shuffleSeed, List<GroupDataset> datasets, SequencePlanner planner) {
+    long shuffleSeed, List<GroupDataset> datasets, SequencePlanner planner, ai.bakery.data.live.LiveSpec live) {
   public GroupSpec {
     datasets = List.copyOf(datasets);
-    if (datasets.isEmpty()) {
+    if (datasets.isEmpty() && live == null) {
       throw new IllegalArgumentException("dataset group " + name + " has no datasets");
     }
+    if (!datasets.isEmpty() && live != null) {
+      throw new IllegalArgumentException("dataset group " + name + " is live and cannot also have datasets");
+    }
+  }
+
+  /** A static group. */
+  public GroupSpec(String name, double weight, boolean mandatory, boolean resume, boolean shuffleLines,
+      long shuffleSeed, List<GroupDataset> datasets, SequencePlanner planner) {
+    this(name, weight, mandatory, resume, shuffleLines, shuffleSeed, datasets, planner, null);
+  }
+
+  /** A live group: samples from {@code live}'s source, planned by {@code planner}. */
+  public static GroupSpec live(String name, double weight, boolean mandatory, boolean resume,
+      SequencePlanner planner, ai.bakery.data.live.LiveSpec live) {
+    return new GroupSpec(name, weight, mandatory, resume, false, 0, List.of(), planner, live);
+  }
+
+  public boolean isLive() {
+    return live != null;
   }
 }
