@@ -1,6 +1,8 @@
 package ai.bakery.actors;
 
+import ai.bakery.actors.coordinator.ActorRendezvous;
 import ai.bakery.actors.coordinator.Coordinator;
+import ai.bakery.actors.coordinator.RendezvousBoard;
 import ai.bakery.actors.coordinator.JobStore;
 import ai.bakery.actors.job.JobPolicy;
 import ai.bakery.actors.worker.StepExecutor;
@@ -30,6 +32,7 @@ public final class BakeryNode implements AutoCloseable {
 
   private final ActorSystem<Void> system;
   private final ActorRef<Coordinator.Command> coordinator;
+  private final ActorRef<RendezvousBoard.Command> board;
 
   /** @param config this node's own settings (address, seed nodes, roles), without library defaults */
   public BakeryNode(String clusterName, Config config, JobPolicy policy, JobStore store) {
@@ -45,6 +48,14 @@ public final class BakeryNode implements AutoCloseable {
     this.coordinator = ClusterSingleton.get(system).init(
         SingletonActor.of(supervised, COORDINATOR)
             .withSettings(ClusterSingletonSettings.create(system).withRole(COORDINATOR)));
+    this.board = ClusterSingleton.get(system).init(
+        SingletonActor.of(RendezvousBoard.create(), "rendezvous")
+            .withSettings(ClusterSingletonSettings.create(system).withRole(COORDINATOR)));
+  }
+
+  /** Where this node's collective groups meet their peers (host:port or NCCL ids). */
+  public ActorRendezvous rendezvous() {
+    return new ActorRendezvous(system, board);
   }
 
   /** Starts a worker actor on this node (role worker). */
