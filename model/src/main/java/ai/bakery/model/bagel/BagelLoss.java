@@ -44,7 +44,7 @@ public record BagelLoss(double ceWeight, double mseWeight) {
     }
   }
 
-  /** The scalar terms; {@code ce}/{@code mse} are null when the global count is zero. */
+  /** The scalar terms; {@code ce}/{@code mse} are null when their global count is zero, {@code loss} when both are. */
   public record Terms(NDArray loss, NDArray ce, NDArray mse) {}
 
   /**
