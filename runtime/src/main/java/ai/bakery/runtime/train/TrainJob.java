@@ -124,12 +124,15 @@ public final class TrainJob {
   /** The folder holding the model's configs: the preset's, or model_path. */
   static Path modelDir(ModelSection ms) {
     if (ms.preset() != null) {
-      Path dir = PRESETS.resolve(ms.preset());
-      if (!Files.isDirectory(dir)) {
-        throw new ConfigException("model.preset: no preset '" + ms.preset() + "' (looked for " + dir.toAbsolutePath()
-            + ")");
+      // from the repository root, or from a module folder below it
+      for (Path base = Path.of("").toAbsolutePath(); base != null; base = base.getParent()) {
+        Path dir = base.resolve(PRESETS).resolve(ms.preset());
+        if (Files.isDirectory(dir)) {
+          return dir;
+        }
       }
-      return dir;
+      throw new ConfigException("model.preset: no preset '" + ms.preset() + "' (looked for " + PRESETS.resolve(
+          ms.preset()) + " in " + Path.of("").toAbsolutePath() + " and its parents)");
     }
     if (ms.modelPath() != null) {
       return Path.of(ms.modelPath());

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
-import java.io.InputStream;
+import java.net.Socket;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -84,12 +84,18 @@ class DashboardServerTest {
   void eventStreamStartsWithTheStateThenDeliversPushedSteps() throws Exception {
     RunMonitor m = demoRun();
     try (DashboardServer server = DashboardServer.start(m, DashboardConfig.localhost(0))) {
-      HttpRequest req = HttpRequest.newBuilder(server.uri().resolve("events")).header("Accept", "text/event-stream")
-          .build();
-      HttpResponse<InputStream> res = HTTP.send(req, HttpResponse.BodyHandlers.ofInputStream());
-      assertEquals(200, res.statusCode());
-      assertTrue(res.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
-      try (BufferedReader in = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8))) {
+      // A raw HTTP/1.0 socket: no chunking, and closing it really drops the connection.
+      try (Socket socket = new Socket(server.address().getAddress(), server.address().getPort());
+          BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8))) {
+        socket.setSoTimeout(10_000);
+        socket.getOutputStream().write("GET /events HTTP/1.0\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"
+            .getBytes(StandardCharsets.US_ASCII));
+        assertTrue(in.readLine().matches("HTTP/1\\.[01] 200 OK"));
+        boolean eventStream = false;
+        for (String h = in.readLine(); !h.isEmpty(); h = in.readLine()) {
+          eventStream |= h.toLowerCase(java.util.Locale.ROOT).startsWith("content-type: text/event-stream");
+        }
+        assertTrue(eventStream, "Content-Type text/event-stream");
         Map<String, String> first = readEvent(in);
         assertEquals("state", first.get("event"));
         assertEquals("demo", new ObjectMapper().readTree(first.get("data")).get("job").asText());
@@ -105,7 +111,12 @@ class DashboardServerTest {
         assertEquals("members", members.get("event"));
         assertTrue(members.get("data").contains("worker-1"));
       }
-      waitFor(() -> m.subscriberCount() == 0);  // the closed stream unsubscribes
+      // A gone client is noticed when a write fails (the next step or the 10 s heartbeat); then it unsubscribes.
+      long[] next = {3};
+      waitFor(() -> {
+        m.onStep(new StepRecord(next[0]++, 1, 1, 1e-4, 1, 1, 0, 1, false, 0));
+        return m.subscriberCount() == 0;
+      });
     }
   }
 
