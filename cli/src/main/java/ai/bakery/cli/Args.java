@@ -91,6 +91,10 @@ public final class Args {
           values.put(own, "true");
           continue;
         }
+        if (own != null && spec.options().containsKey(own + "=") && i + 1 < raw.size()) {
+          values.put(own, raw.get(++i));
+          continue;
+        }
         rest.add(a);
         continue;
       }

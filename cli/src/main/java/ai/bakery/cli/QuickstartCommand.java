@@ -1,5 +1,11 @@
 package ai.bakery.cli;
 
+import ai.bakery.model.config.ConfigException;
+import ai.bakery.runtime.config.JobConfigLoader;
+import ai.bakery.runtime.train.Quickstart;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 /** {@code bakery quickstart}: a few minutes of real training of the tiny preset on the example data. */
 final class QuickstartCommand {
   private QuickstartCommand() {}
@@ -7,11 +13,35 @@ final class QuickstartCommand {
   static Command create() {
     return new LeafCommand("quickstart",
         "train the tiny preset on generated example data for a few minutes (configs/quickstart.yaml)",
-        Args.Spec.of().option("config=", "config to run instead of configs/quickstart.yaml"),
+        Args.Spec.of().option("config=", "config to run instead of configs/quickstart.yaml").withPassThrough()
+            .details("Settings after the options override the config, as for 'bakery train' (e.g. --total_steps 50)."),
         QuickstartCommand::run);
   }
 
-  private static int run(Args args, Cli cli) {
-    throw new NotAvailableException(args.path(), "the quickstart runner ai.bakery.runtime.train.Quickstart");
+  private static int run(Args args, Cli cli) throws Exception {
+    Path config = args.option("config").map(Path::of).orElse(Quickstart.DEFAULT_CONFIG);
+    if (!Files.isRegularFile(config)) {
+      throw new UsageException(args.path() + ": " + config + " not found (run from the repository root, or pass "
+          + "--config)");
+    }
+    Path results;
+    try {
+      results = JobConfigLoader.load(config, args.rest()).config().training().loop().resultsDir();
+      Files.createDirectories(results);
+    } catch (ConfigException e) {
+      throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    Quickstart.Summary s;
+    try (RunLog log = RunLog.attach(results)) {
+      s = Quickstart.run(config, args.rest(), cli.out());
+    } catch (ConfigException e) {
+      throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    if (!s.learned()) {
+      cli.err().println("bakery quickstart: losses did not fall (ce " + s.firstCe() + " -> " + s.lastCe() + ", mse "
+          + s.firstMse() + " -> " + s.lastMse() + ")");
+      return 1;
+    }
+    return 0;
   }
 }

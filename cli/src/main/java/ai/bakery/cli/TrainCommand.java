@@ -4,8 +4,13 @@ import ai.bakery.model.config.ConfigException;
 import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.config.JobConfigLoader;
 import ai.bakery.runtime.config.LoadedJob;
+import ai.bakery.runtime.train.TrainJob;
+import ai.bakery.runtime.train.TrainResult;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,6 +68,31 @@ final class TrainCommand {
       throw new UsageException(args.path() + ": " + e.getMessage());
     }
     LOG.debug("resolved config: {}", config);
-    throw new NotAvailableException(args.path(), "the trainer ai.bakery.runtime.train.Trainer");
+    Path results = config.training().loop().resultsDir();
+    try {
+      Files.createDirectories(results);
+    } catch (IOException e) {
+      throw new UsageException(args.path() + ": cannot create results_dir " + results + ": " + e.getMessage());
+    }
+    TrainResult result;
+    try (RunLog log = RunLog.attach(results)) {
+      result = TrainJob.run(config);
+    } catch (ConfigException e) {
+      throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    printSummary(result, cli);
+    return 0;
+  }
+
+  static void printSummary(TrainResult r, Cli cli) {
+    int n = Math.min(10, Math.max(1, r.steps().size() / 2));
+    cli.out().println(String.format(Locale.ROOT, "trained %d steps; first %d: ce %.4f mse %.4f; last %d: ce %.4f "
+        + "mse %.4f", r.steps().size(), n, r.firstCe(n), r.firstMse(n), n, r.lastCe(n), r.lastMse(n)));
+    if (r.lastCheckpoint() != null) {
+      cli.out().println("last checkpoint: " + r.lastCheckpoint());
+    }
+    if (r.skippedSteps() > 0) {
+      cli.out().println(r.skippedSteps() + " steps were skipped (non-finite gradients)");
+    }
   }
 }
