@@ -106,12 +106,19 @@ public final class EagerAttention implements AttentionKernel {
   /** (L, Hq, D) x (L, Hkv, D) -> (L, Hq, D) for one sample. */
   private static NDArray attendSample(NDArray q, NDArray k, NDArray v, int group, double scale, NDArray mask) {
     DataType compute = q.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
-    NDArray qh = q.toType(compute, false).transpose(1, 0, 2); // (Hq, L, D)
-    NDArray kh = repeatHeads(k.toType(compute, false), group).transpose(1, 2, 0); // (Hq, D, L)
-    NDArray vh = repeatHeads(v.toType(compute, false), group).transpose(1, 0, 2); // (Hq, L, D)
+    NDArray qh = toCompute(q, compute).transpose(1, 0, 2); // (Hq, L, D)
+    NDArray kh = repeatHeads(toCompute(k, compute), group).transpose(1, 2, 0); // (Hq, D, L)
+    NDArray vh = repeatHeads(toCompute(v, compute), group).transpose(1, 0, 2); // (Hq, L, D)
     NDArray scores = qh.batchMatMul(kh).mul(scale).add(mask.toType(compute, false)); // (Hq, L, L)
     NDArray probs = scores.softmax(-1);
     return probs.batchMatMul(vh).transpose(1, 0, 2); // (L, Hq, D)
+  }
+
+  /** DJL's toType on a bf16 array (a type DJL cannot name) drops autograd history: cast through libtorch. */
+  private static NDArray toCompute(NDArray x, DataType compute) {
+    return compute == DataType.FLOAT32
+        ? ai.bakery.model.tensor.BF16Precision.cast(x, org.bytedeco.pytorch.global.torch.ScalarType.Float)
+        : x.toType(compute, false);
   }
 
   /** (L, Hkv, D) -> (L, Hkv * group, D), query head h reading key/value head h / group (HF repeat_kv). */

@@ -9,6 +9,7 @@ import ai.bakery.model.nn.Init;
 import ai.bakery.model.nn.Linear;
 import ai.bakery.model.nn.Rows;
 import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.recompute.SegmentRunner;
 import ai.bakery.model.tensor.Precision;
 import ai.bakery.model.tensor.Torch;
 import ai.bakery.model.vit.SiglipVisionModel;
@@ -18,6 +19,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.List;
 import java.util.Objects;
 import org.bytedeco.pytorch.global.torch;
 
@@ -36,6 +38,7 @@ public final class Bagel {
   private final BagelConfig cfg;
   private final ParameterStore store;
   private final SwitchablePrecision precision;
+  private SegmentRunner segmentRunner = SegmentRunner.PLAIN;
   private final Qwen2Model languageModel;
   private final TimestepEmbedder timeEmbedder;
   private final Linear vae2llm;
@@ -120,7 +123,8 @@ public final class Bagel {
       throw new IllegalArgumentException("the pack has ViT tokens but visual_und is off");
     }
     NDArray feats = vitModel.forward(in.packedVitTokens(), in.packedVitPositionIds(), in.vitTokenSeqlens());
-    NDArray vitRows = connector.forward(feats).add(vitPosEmbed.forward(in.packedVitPositionIds())); // (Nv, H)
+    NDArray connected = segmentRunner.run(List.of(connector::forward), feats); // its own checkpointed segment
+    NDArray vitRows = connected.add(vitPosEmbed.forward(in.packedVitPositionIds())); // (Nv, H)
     return rows.concat(vitRows, 0);
   }
 
@@ -231,6 +235,19 @@ public final class Bagel {
 
   public AttentionKernel attentionKernel() {
     return kernel;
+  }
+
+  /**
+   * Activation checkpointing of the decoder layers, the ViT encoder layers and the connector, as the reference
+   * wraps them: pass a {@link ai.bakery.model.recompute.SegmentedBackward} per step (then call its backward
+   * after {@code backward(loss)}), or {@link SegmentRunner#PLAIN}.
+   */
+  public void setSegmentRunner(SegmentRunner runner) {
+    this.segmentRunner = Objects.requireNonNull(runner);
+    languageModel.setSegmentRunner(runner);
+    if (vitModel != null) {
+      vitModel.setSegmentRunner(runner);
+    }
   }
 
   /** Switches the compute precision of every module (master weights stay fp32). */

@@ -8,6 +8,7 @@ import ai.bakery.model.nn.Init;
 import ai.bakery.model.nn.Linear;
 import ai.bakery.model.nn.RmsNorm;
 import ai.bakery.model.nn.Rope;
+import ai.bakery.model.recompute.SegmentRunner;
 import ai.bakery.model.tensor.Parameter;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Precision;
@@ -16,6 +17,7 @@ import ai.djl.ndarray.NDArray;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 
@@ -37,6 +39,7 @@ public final class Qwen2Model {
   private final RmsNorm normGen;
   private final Linear lmHead;
   private final Rope rope;
+  private SegmentRunner segmentRunner = SegmentRunner.PLAIN;
 
   public Qwen2Model(LlmConfig cfg, ParameterStore store, String prefix, Init init, Precision precision) {
     this.cfg = cfg;
@@ -83,9 +86,11 @@ public final class Qwen2Model {
       x = routing.route(x, NDArray::stopGradient, g -> g);
     }
     PackContext ctx = new PackContext(routing, rope.table(packedPositionIds), layout, kernel);
+    List<UnaryOperator<NDArray>> segments = new ArrayList<>(layers.size());
     for (DecoderLayer layer : layers) {
-      x = layer.forward(x, ctx);
+      segments.add(h -> layer.forward(h, ctx));
     }
+    x = segmentRunner.run(segments, x); // plain, or activation recompute per layer
     if (!routed) {
       return norm.forward(x);
     }
@@ -116,6 +121,11 @@ public final class Qwen2Model {
       }
     }
     return n;
+  }
+
+  /** How the decoder layers run: {@link SegmentRunner#PLAIN} or activation recompute (one segment per layer). */
+  public void setSegmentRunner(SegmentRunner runner) {
+    this.segmentRunner = java.util.Objects.requireNonNull(runner);
   }
 
   public LlmConfig config() {

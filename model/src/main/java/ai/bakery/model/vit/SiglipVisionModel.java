@@ -9,6 +9,7 @@ import ai.bakery.model.nn.Init;
 import ai.bakery.model.nn.LayerNorm;
 import ai.bakery.model.nn.Linear;
 import ai.bakery.model.nn.Rope;
+import ai.bakery.model.recompute.SegmentRunner;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Precision;
 import ai.djl.ndarray.NDArray;
@@ -16,6 +17,7 @@ import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * SigLIP NaViT over a pack of variable-size images: patches come pre-flattened in (row, col, channel) order
@@ -35,6 +37,7 @@ public final class SiglipVisionModel {
   private final List<SiglipEncoderLayer> layers = new ArrayList<>();
   private final LayerNorm postLayernorm;
   private final AttentionKernel kernel;
+  private SegmentRunner segmentRunner = SegmentRunner.PLAIN;
 
   public SiglipVisionModel(VitConfig cfg, ParameterStore store, String prefix) {
     this(cfg, store, prefix, Init.forLoading(), Precision.FP32, new PerImageAttention());
@@ -110,10 +113,19 @@ public final class SiglipVisionModel {
     } else {
       x = x.add(positionEmbedding.forward(packedPositionIds));
     }
+    Rope.Table rowTable = rows;
+    Rope.Table colTable = cols;
+    List<UnaryOperator<NDArray>> segments = new ArrayList<>(layers.size());
     for (SiglipEncoderLayer layer : layers) {
-      x = layer.forward(x, images, kernel, rope, rows, cols);
+      segments.add(h -> layer.forward(h, images, kernel, rope, rowTable, colTable));
     }
+    x = segmentRunner.run(segments, x); // plain, or activation recompute per layer
     return postLayernorm.forward(x);
+  }
+
+  /** How the encoder layers run: {@link SegmentRunner#PLAIN} or activation recompute (one segment per layer). */
+  public void setSegmentRunner(SegmentRunner runner) {
+    this.segmentRunner = java.util.Objects.requireNonNull(runner);
   }
 
   public VitConfig config() {
