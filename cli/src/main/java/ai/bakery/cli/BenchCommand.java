@@ -39,7 +39,13 @@ final class BenchCommand extends CommandGroup {
             .option("batches=", "batches per size (default 12)"),
         BenchCommand::flight));
     add(pending("recovery", "time to recover training after a worker is killed", "the recovery benchmark"));
-    add(pending("ingest", "dataset ingest (conversion into Bakery's shard format)", "the ingest benchmark"));
+    add(new LeafCommand("ingest",
+        "live ingest: samples/s accepted by the HTTP endpoint (fsynced) and packed by a pipeline reading it",
+        json().option("seconds=", "measured window (default 5)")
+            .option("clients=", "concurrent posting clients (default 4)")
+            .option("lines=", "JSON lines per request (default 16)")
+            .option("max-pending=", "the endpoint's max_pending (default 4096)"),
+        BenchCommand::ingest));
   }
 
   private static Args.Spec json() {
@@ -94,6 +100,26 @@ final class BenchCommand extends CommandGroup {
       if (temporary) {
         deleteTree(dir);
       }
+    }
+    return 0;
+  }
+
+  private static int ingest(Args args, Cli cli) throws Exception {
+    ai.bakery.data.live.IngestBench.Config d = ai.bakery.data.live.IngestBench.Config.defaults();
+    ai.bakery.data.live.IngestBench.Config config;
+    try {
+      config = new ai.bakery.data.live.IngestBench.Config((int) args.longOption("clients", d.clients()),
+          (int) args.longOption("lines", d.linesPerRequest()), args.longOption("seconds", (long) d.seconds()),
+          (int) args.longOption("max-pending", d.maxPending()));
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    Path dir = Files.createTempDirectory("bakery-bench-ingest");
+    try {
+      DataConfig data = DataConfig.defaults().withTokens(3584, 4096, 3584, 2048, 10).withLoading(1, 2, 42);
+      BenchRows.of(ai.bakery.data.live.IngestBench.run(dir, data, config)).print(cli.out(), args.flag("json"));
+    } finally {
+      deleteTree(dir);
     }
     return 0;
   }
