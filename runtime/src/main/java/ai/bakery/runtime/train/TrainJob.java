@@ -71,7 +71,10 @@ public final class TrainJob {
       training = new TrainingSection(training.optimizer(), training.schedule(), training.ema(), ck, training.loop());
     }
     Path modelDir = modelDir(ms);
+    // Architecture comes from the model folder; the run's switches (branches, freeze_und) from the job.
     BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
+    cfg = cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
+        cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
     long seed = training.loop().globalSeed();
 
     try (TextTokenizer tokenizer = tokenizer(ms, modelDir);

@@ -3,6 +3,7 @@ package ai.bakery.runtime.train;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.model.bagel.BagelOutput;
 import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.runtime.metrics.FlopCounter;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -70,6 +71,12 @@ final class StandIn {
         mse = pred.sub(noise).square();
       }
       return new BagelOutput(ce, mse, b.ceLossIndexes().length, b.mseLossIndexes().length);
+    }
+
+    /** 6 FLOPs per weight per token (no attention): enough to exercise the MFU path. */
+    @Override
+    public FlopCounter flops() {
+      return new FlopCounter(6.0 * store.numel(), 0);
     }
 
     @Override
