@@ -23,9 +23,13 @@ import java.time.Duration;
  *   weight: 0.5
  *   image_transform_args: {image_stride: 14, max_image_size: 980, min_image_size: 224}
  *   source: {type: http, log: /ckpt/ingest.jsonl, host: 127.0.0.1, port: 8470, max_pending: 10000}
+ * stream:
+ *   weight: 1
+ *   image_transform_args: {image_stride: 16, max_image_size: 1024, min_image_size: 512}
+ *   source: {type: kafka, bootstrap_servers: 'broker:9092', topic: samples}
  * </pre>
  *
- * @param type directory | http
+ * @param type directory | http | kafka
  * @param path directory: the watched folder
  * @param dataFolder where image paths in records resolve (optional)
  * @param pollMs how often the stream looks for new data
@@ -39,15 +43,23 @@ import java.time.Duration;
  * @param tokenEnv http: environment variable holding the bearer token
  * @param maxPending http: lines logged but not yet read before requests get 429
  * @param retryAfterS http: Retry-After of a 429, seconds
+ * @param bootstrapServers kafka: the brokers
+ * @param topic kafka: the topic
+ * @param groupId kafka: the consumer group id (nothing is committed; offsets live in checkpoints)
  */
 public record LiveSourceConfig(String type, String path, String dataFolder, long pollMs, long rescanMs, int batch,
     int buffer, String log, String host, int port, String tokenFile, String tokenEnv, int maxPending,
-    int retryAfterS) {
+    int retryAfterS, String bootstrapServers, String topic, String groupId) {
 
   public LiveSourceConfig {
-    if (type == null || !(type.equals("directory") || type.equals("http"))) {
-      throw new IllegalArgumentException("source.type must be directory or http (kafka is not built yet), got "
-          + type);
+    if (type == null || !(type.equals("directory") || type.equals("http") || type.equals("kafka"))) {
+      throw new IllegalArgumentException("source.type must be directory, http or kafka, got " + type);
+    }
+    if (type.equals("kafka") && (bootstrapServers == null || bootstrapServers.isBlank())) {
+      throw new IllegalArgumentException("source.bootstrap_servers is required for a kafka source");
+    }
+    if (type.equals("kafka") && (topic == null || topic.isBlank())) {
+      throw new IllegalArgumentException("source.topic is required for a kafka source");
     }
     if (type.equals("directory") && (path == null || path.isBlank())) {
       throw new IllegalArgumentException("source.path is required for a directory source");
@@ -93,12 +105,15 @@ public record LiveSourceConfig(String type, String path, String dataFolder, long
       @JsonProperty("token_file") String tokenFile,
       @JsonProperty("token_env") String tokenEnv,
       @JsonProperty("max_pending") Integer maxPending,
-      @JsonProperty("retry_after_s") Integer retryAfterS) {
+      @JsonProperty("retry_after_s") Integer retryAfterS,
+      @JsonProperty("bootstrap_servers") String bootstrapServers,
+      @JsonProperty("topic") String topic,
+      @JsonProperty("group_id") String groupId) {
     return new LiveSourceConfig(type, path, dataFolder, pollMs == null ? 50 : pollMs,
         rescanMs == null ? 1000 : rescanMs, batch == null ? 256 : batch,
         buffer == null ? LiveSpec.DEFAULT_BUFFER : buffer, log, host == null ? "127.0.0.1" : host,
         port == null ? 8470 : port, tokenFile, tokenEnv, maxPending == null ? 10_000 : maxPending,
-        retryAfterS == null ? 1 : retryAfterS);
+        retryAfterS == null ? 1 : retryAfterS, bootstrapServers, topic, groupId);
   }
 
   /** The group's live spec: its source is created when a loader worker opens the group. */
@@ -110,6 +125,8 @@ public record LiveSourceConfig(String type, String path, String dataFolder, long
           Duration.ofMillis(pollMs), Duration.ofMillis(rescanMs), batch);
       case "http" -> new HttpIngest(new DatasetSource(group, Path.of(log), media, options), host, port,
           token(at), maxPending, retryAfterS, Duration.ofMillis(pollMs), batch);
+      case "kafka" -> new KafkaSource(new DatasetSource(group, Path.of(topic), media, options), bootstrapServers,
+          topic, groupId, Duration.ofSeconds(30));
       default -> throw new IllegalStateException(at + ".type " + type);
     }, buffer);
   }
