@@ -23,8 +23,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.ActorSystem;
@@ -72,7 +70,10 @@ public final class HttpIngest implements LiveSource {
   private final AtomicLong accepted = new AtomicLong();
   private final AtomicLong refused = new AtomicLong();
   private volatile long durableEnd;
-  private ExecutorService appender;
+  private final java.util.concurrent.LinkedBlockingQueue<Batch> writes =
+      new java.util.concurrent.LinkedBlockingQueue<>();
+  private Thread writer;
+  private volatile boolean stopping;
   private FileChannel log;
   private ServerBinding binding;
   private SkipCounter skips;
@@ -172,11 +173,9 @@ public final class HttpIngest implements LiveSource {
     } catch (IOException e) {
       throw new UncheckedIOException("live http source " + dataset.name() + ": cannot open its log " + file, e);
     }
-    appender = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "bakery-ingest-log");
-      t.setDaemon(true);
-      return t;
-    });
+    writer = new Thread(this::writeLoop, "bakery-ingest-log");
+    writer.setDaemon(true);
+    writer.start();
     Materializer mat = Materializer.matFromSystem(system);
     try {
       org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> handler =
@@ -218,7 +217,7 @@ public final class HttpIngest implements LiveSource {
       return busy();
     }
     return req.entity().toStrict(10_000, mat)
-        .thenApplyAsync(strict -> append(strict.getData().utf8String()), appender);
+        .thenCompose(strict -> submit(strict.getData().utf8String()));
   }
 
   private boolean authorized(HttpRequest req) {
@@ -229,8 +228,11 @@ public final class HttpIngest implements LiveSource {
     return MessageDigest.isEqual(token, h.substring(7).strip().getBytes(StandardCharsets.UTF_8));
   }
 
-  /** Runs on the single appender thread: checks room, appends, fsyncs, then acknowledges. */
-  private HttpResponse append(String body) {
+  /** A request's valid lines, waiting for the writer. */
+  private record Batch(List<String> good, int rejected, CompletableFuture<HttpResponse> reply) {}
+
+  /** Validates a request's lines (on the request's thread), then queues the good ones for the writer. */
+  private CompletionStage<HttpResponse> submit(String body) {
     List<String> good = new ArrayList<>();
     int rejected = 0;
     String[] lines = body.split("\n", -1);
@@ -251,39 +253,87 @@ public final class HttpIngest implements LiveSource {
             + e.getMessage());
       }
     }
-    String counts = "{\"accepted\":" + good.size() + ",\"rejected\":" + rejected + "}";
     if (good.isEmpty()) {
-      return response(rejected > 0 ? StatusCodes.BAD_REQUEST : StatusCodes.OK, counts);
+      return done(rejected > 0 ? StatusCodes.BAD_REQUEST : StatusCodes.OK, counts(0, rejected));
     }
-    if (pending.get() + good.size() > maxPending) {
-      return busyResponse();
+    Batch b = new Batch(good, rejected, new CompletableFuture<>());
+    writes.add(b);
+    return b.reply();
+  }
+
+  private static String counts(int accepted, int rejected) {
+    return "{\"accepted\":" + accepted + ",\"rejected\":" + rejected + "}";
+  }
+
+  /**
+   * The single writer: takes every queued request, refuses those that would pass max_pending, appends the rest,
+   * fsyncs once for all of them (group commit), then acknowledges. Nothing is acknowledged before its fsync.
+   */
+  private void writeLoop() {
+    List<Batch> taken = new ArrayList<>();
+    while (true) {
+      try {
+        Batch first = writes.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          if (stopping) {
+            return;
+          }
+          continue;
+        }
+        taken.add(first);
+      } catch (InterruptedException e) {
+        return;
+      }
+      writes.drainTo(taken);
+      List<Batch> accepted = new ArrayList<>();
+      long room = maxPending - pending.get();
+      StringBuilder text = new StringBuilder();
+      for (Batch b : taken) {
+        if (b.good().size() > room) {
+          b.reply().complete(busyResponse());
+          continue;
+        }
+        room -= b.good().size();
+        b.good().forEach(l -> text.append(l).append('\n'));
+        accepted.add(b);
+      }
+      taken.clear();
+      if (accepted.isEmpty()) {
+        continue;
+      }
+      if (!appendDurably(text.toString())) {
+        accepted.forEach(b -> b.reply().complete(response(StatusCodes.SERVICE_UNAVAILABLE,
+            "{\"error\":\"log write failed\"}")));
+        continue;
+      }
+      for (Batch b : accepted) {
+        pending.addAndGet(b.good().size());
+        this.accepted.addAndGet(b.good().size());
+        b.reply().complete(response(StatusCodes.OK, counts(b.good().size(), b.rejected())));
+      }
     }
-    StringBuilder b = new StringBuilder();
-    good.forEach(l -> b.append(l).append('\n'));
+  }
+
+  /** Appends and fsyncs; on failure rolls the log back to its last durable end so no unacknowledged line stays. */
+  private boolean appendDurably(String text) {
     try {
-      ByteBuffer bytes = ByteBuffer.wrap(b.toString().getBytes(StandardCharsets.UTF_8));
+      ByteBuffer bytes = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
       while (bytes.hasRemaining()) {
         log.write(bytes);
       }
       log.force(false);
+      durableEnd = log.position();
+      return true;
     } catch (IOException e) {
       LOG.error("{}: cannot append to the log", describe(), e);
       try {
-        log.truncate(durableEnd); // never leave an unacknowledged line for the reader
+        log.truncate(durableEnd);
         log.position(durableEnd);
       } catch (IOException again) {
         LOG.error("{}: cannot roll back the log", describe(), again);
       }
-      return response(StatusCodes.SERVICE_UNAVAILABLE, "{\"error\":\"log write failed\"}");
+      return false;
     }
-    try {
-      durableEnd = log.position();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    pending.addAndGet(good.size());
-    accepted.addAndGet(good.size());
-    return response(StatusCodes.OK, counts);
   }
 
   private CompletionStage<HttpResponse> busy() {
@@ -347,10 +397,10 @@ public final class HttpIngest implements LiveSource {
         LOG.warn("{}: unbinding: {}", describe(), e.getMessage());
       }
     }
-    if (appender != null) {
-      appender.shutdown();
+    stopping = true;
+    if (writer != null) {
       try {
-        appender.awaitTermination(10, TimeUnit.SECONDS);
+        writer.join(10_000); // finishes what is queued: queued requests are answered, never dropped silently
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
