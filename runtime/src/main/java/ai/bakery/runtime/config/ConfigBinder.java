@@ -93,7 +93,7 @@ final class ConfigBinder {
   private static String sourceHint(String message, Map<String, String> sources) {
     for (var e : sources.entrySet()) {
       String leaf = e.getKey().substring(e.getKey().lastIndexOf('.') + 1);
-      boolean named = Pattern.compile("(?<![\\w.])" + Pattern.quote(leaf) + "\\b").matcher(message).find()
+      boolean named = Pattern.compile("(?<!\\w)" + Pattern.quote(leaf) + "\\b").matcher(message).find()
           || message.contains(e.getKey());
       if (named && !e.getValue().equals(e.getKey())) {
         return " (set by " + e.getValue() + ")";

@@ -52,6 +52,10 @@ final class FlatKeys {
     if (matches.size() > 1) {
       throw new ConfigException(where + ": '" + typed + "' is ambiguous: could be " + String.join(", ", matches));
     }
+    if (where.startsWith("--")) {
+      throw new ConfigException("unknown flag '" + where + "'" + NameSuggester.nearest(name, names())
+          .map(s -> " (did you mean '--" + s + "'?)").orElse(""));
+    }
     throw ConfigDraft.unknown(typed, where, names());
   }
 

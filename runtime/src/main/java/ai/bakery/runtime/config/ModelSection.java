@@ -1,5 +1,6 @@
 package ai.bakery.runtime.config;
 
+import ai.bakery.model.attention.NsaConfig;
 import ai.bakery.model.config.ConfigException;
 import java.util.Set;
 
@@ -12,7 +13,8 @@ import java.util.Set;
  *     given instead
  * @param modelPath a full BAGEL checkpoint folder (reference {@code model_path}, LMMS
  *     {@code load_from_pretrained_path})
- * @param nsa Native Sparse Attention settings, null when attention is dense
+ * @param nsa Native Sparse Attention settings (the kernel's own config, LMMS Engine's
+ *     {@code monkey_patch_kwargs}), null when attention is dense
  */
 public record ModelSection(
     String preset,

@@ -208,7 +208,7 @@ class ReferenceFlagsTest {
   @Test
   void badFlagsAreRejectedWithTheFlagNamed() {
     var e = assertThrows(ConfigException.class, () -> JobConfigLoader.fromReferenceFlags(List.of("--lrr", "1")));
-    assertEquals("unknown field 'lrr' in --lrr (did you mean 'lr'?)", e.getMessage());
+    assertEquals("unknown flag '--lrr' (did you mean '--lr'?)", e.getMessage());
     e = assertThrows(ConfigException.class,
         () -> JobConfigLoader.fromReferenceFlags(List.of("--max_latent_size", "big")));
     assertEquals("--max_latent_size: expected an integer, got 'big'", e.getMessage());
