@@ -87,10 +87,6 @@ final class ConfigDraft {
     return tree;
   }
 
-  String sourceOf(String path) {
-    return sources.get(path);
-  }
-
   Map<String, String> sources() {
     return sources;
   }

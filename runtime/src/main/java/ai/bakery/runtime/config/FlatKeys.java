@@ -77,8 +77,7 @@ final class FlatKeys {
   /** Whether {@code --name} alone means true. */
   static boolean isBoolean(String name) {
     return path(name).flatMap(p -> ConfigSchema.job().kind(p)).orElse(null) == ValueKind.BOOL
-        || LmmsTrainerArgs.isBoolean(name) || ReferenceFlags.IGNORED.containsKey(name) && name.equals("use_flex")
-        || name.equals("wandb_offline");
+        || LmmsTrainerArgs.isBoolean(name) || name.equals("use_flex") || name.equals("wandb_offline");
   }
 
   /**
