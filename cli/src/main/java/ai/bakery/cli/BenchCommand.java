@@ -44,7 +44,9 @@ final class BenchCommand extends CommandGroup {
         json().option("seconds=", "measured window (default 5)")
             .option("clients=", "concurrent posting clients (default 4)")
             .option("lines=", "JSON lines per request (default 16)")
-            .option("max-pending=", "the endpoint's max_pending (default 4096)"),
+            .option("max-pending=", "the endpoint's max_pending (default 4096)")
+            .option("kafka-bootstrap=", "also measure a Kafka topic on these brokers (host:port)")
+            .option("kafka-topic=", "the topic for --kafka-bootstrap (default bakery-bench-ingest)"),
         BenchCommand::ingest));
   }
 
@@ -117,7 +119,13 @@ final class BenchCommand extends CommandGroup {
     Path dir = Files.createTempDirectory("bakery-bench-ingest");
     try {
       DataConfig data = DataConfig.defaults().withTokens(3584, 4096, 3584, 2048, 10).withLoading(1, 2, 42);
-      BenchRows.of(ai.bakery.data.live.IngestBench.run(dir, data, config)).print(cli.out(), args.flag("json"));
+      List<java.util.Map<String, Object>> rows = new ArrayList<>(ai.bakery.data.live.IngestBench.run(dir, data,
+          config));
+      if (args.option("kafka-bootstrap").isPresent()) {
+        rows.addAll(ai.bakery.data.live.IngestBench.runKafka(args.option("kafka-bootstrap").orElseThrow(),
+            args.option("kafka-topic").orElse("bakery-bench-ingest"), data, config.seconds()));
+      }
+      BenchRows.of(rows).print(cli.out(), args.flag("json"));
     } finally {
       deleteTree(dir);
     }

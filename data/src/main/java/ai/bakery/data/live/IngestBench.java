@@ -30,8 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * {@code bakery bench ingest}: samples per second accepted by the HTTP ingest endpoint (each line fsynced
  * before its reply) and packed by a pipeline whose only group is that live source, with concurrent clients
- * posting text-only {@code messages} lines over loopback and retrying on 429. Kafka is not measured (no Kafka
- * source yet).
+ * posting text-only {@code messages} lines over loopback and retrying on 429; with a broker given, the same
+ * for a Kafka topic (records acknowledged by the broker with acks=all, consumed by {@link KafkaSource}).
  */
 public final class IngestBench {
   /**
@@ -117,6 +117,92 @@ public final class IngestBench {
     }
   }
 
+  /**
+   * The Kafka half: one producer writes records to {@code topic} (created with 2 partitions when missing) while a
+   * pipeline whose only group reads the topic packs them; rows {metric, value, unit}.
+   */
+  public static List<Map<String, Object>> runKafka(String bootstrap, String topic, DataConfig config,
+      double windowSeconds) throws Exception {
+    try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+        Map.of("bootstrap.servers", bootstrap))) {
+      if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(topic)) {
+        admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 2, (short) 1))).all()
+            .get(30, TimeUnit.SECONDS);
+      }
+    }
+    java.util.Properties pp = new java.util.Properties();
+    pp.put("bootstrap.servers", bootstrap);
+    pp.put("acks", "all");
+    pp.put("linger.ms", "5");
+    AtomicLong produced = new AtomicLong();
+    AtomicBoolean stop = new AtomicBoolean();
+    ExecutorService producerThread = Executors.newSingleThreadExecutor();
+    try (TextTokenizer tokenizer = TextTokenizer.tiny();
+        org.apache.kafka.clients.producer.KafkaProducer<String, String> producer =
+            new org.apache.kafka.clients.producer.KafkaProducer<>(pp,
+                new org.apache.kafka.common.serialization.StringSerializer(),
+                new org.apache.kafka.common.serialization.StringSerializer())) {
+      SequencePlanner planner = new SequencePlanner(config, tokenizer.specialTokens(), tokenizer,
+          ImageTransform.of(PipelineFactory.LMMS_VAE), ImageTransform.of(PipelineFactory.LMMS_VIT));
+      KafkaSource source = new KafkaSource(new DatasetSource("kafka", Path.of(topic), null, ReadOptions.DEFAULTS),
+          bootstrap, topic, "bakery-bench", Duration.ofSeconds(30));
+      GroupSpec group = GroupSpec.live("kafka", 1, false, true, planner, new LiveSpec(() -> source, 1024));
+      java.util.concurrent.Future<?> producing = producerThread.submit(() -> {
+        for (long n = 0; !stop.get(); n++) {
+          producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, record(0, n, 0)),
+              (m, e) -> {
+                if (e == null) {
+                  produced.incrementAndGet();
+                }
+              });
+          if (n % 256 == 255) {
+            producer.flush();
+          }
+        }
+        producer.flush();
+        return null;
+      });
+      try (DataPipeline pipeline = DataPipeline.builder().setGroups(List.of(group)).setConfig(config)
+          .setTokens(tokenizer.specialTokens()).setRank(0, 1).build()) {
+        pipeline.next();
+        long start = System.nanoTime();
+        long producedAtStart = produced.get();
+        long end = start + (long) (windowSeconds * 1e9);
+        long packs = 0;
+        long packed = 0;
+        long tokens = 0;
+        while (System.nanoTime() < end) {
+          if (producing.isDone()) {
+            producing.get();
+          }
+          PackedBatch b = pipeline.next();
+          packs++;
+          packed += b.sampleKeys().length;
+          tokens += b.sequenceLength();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long producedInWindow = produced.get() - producedAtStart;
+        stop.set(true);
+        producing.get(30, TimeUnit.SECONDS);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        rows.add(row("kafka_produced_samples_per_s", producedInWindow / seconds, "samples/s (acks=all)"));
+        rows.add(row("kafka_packed_samples_per_s", packed / seconds, "samples/s"));
+        rows.add(row("kafka_packed_tokens_per_s", tokens / seconds, "tokens/s"));
+        rows.add(row("kafka_packs", packs, "packs"));
+        return rows;
+      }
+    } finally {
+      stop.set(true);
+      producerThread.shutdownNow();
+    }
+  }
+
+  private static String record(int client, long n, int i) {
+    return "{\"messages\":[{\"role\":\"user\",\"content\":\"describe item " + client + "-" + n + "-" + i
+        + "\"},{\"role\":\"assistant\",\"content\":\"item " + (n % 97)
+        + " is a small red square next to a blue circle\"}]}";
+  }
+
   private static int waitForPort(HttpIngest ingest) throws InterruptedException {
     for (int i = 0; i < 600; i++) {
       try {
@@ -134,9 +220,7 @@ public final class IngestBench {
     for (long n = 0; !stop.get(); n++) {
       StringBuilder body = new StringBuilder();
       for (int i = 0; i < lines; i++) {
-        body.append("{\"messages\":[{\"role\":\"user\",\"content\":\"describe item ").append(client).append('-')
-            .append(n).append('-').append(i).append("\"},{\"role\":\"assistant\",\"content\":\"item ")
-            .append(n % 97).append(" is a small red square next to a blue circle\"}]}\n");
+        body.append(record(client, n, i)).append('\n');
       }
       HttpResponse<Void> r = http.send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(
           body.toString())).build(), HttpResponse.BodyHandlers.discarding());

@@ -24,7 +24,10 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,16 +50,45 @@ class KafkaSourceTest {
     return keys;
   }
 
+  @TempDir static Path brokerDir;
+  static InProcessKafka broker;
+  static String startFailure;
+
+  @BeforeAll
+  static void startBroker() {
+    try {
+      broker = new InProcessKafka(brokerDir.resolve("kafka"));
+    } catch (Exception | LinkageError e) {
+      startFailure = e.toString();
+    }
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (broker != null) {
+      broker.close();
+    }
+  }
+
+  @BeforeEach
+  void needsBroker() {
+    Assumptions.assumeTrue(broker != null, () -> "the in-process Kafka broker cannot start in this sandbox: "
+        + startFailure);
+  }
+
+  @Test
+  void benchPacksWhatTheProducerWrites() throws Exception {
+    ai.bakery.data.DataConfig config = ai.bakery.data.DataConfig.defaults().withTokens(512, 600, 256, 256, 8)
+        .withLoading(1, 2, 3);
+    List<Map<String, Object>> rows = IngestBench.runKafka(broker.bootstrap(), "bench", config, 1.5);
+    System.out.println("kafka ingest bench: " + rows);
+    assertEquals("kafka_produced_samples_per_s", rows.get(0).get("metric"));
+    assertTrue((double) rows.get(1).get("value") > 0, "samples were packed: " + rows);
+  }
+
   @Test
   void stoppedAndResumedRunTrainsEveryProducedRecordOnce() throws Exception {
-    InProcessKafka broker;
-    try {
-      broker = new InProcessKafka(dir.resolve("kafka"));
-    } catch (Exception | LinkageError e) {
-      Assumptions.abort("the in-process Kafka broker cannot start in this sandbox: " + e);
-      return;
-    }
-    try (broker) {
+    {
       String topic = "samples";
       try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrap()))) {
         admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get();
