@@ -78,4 +78,13 @@ class WiredCommandsTest {
       assertTrue(JSON.readTree(line).isObject(), line);
     }
   }
+
+  @Test
+  void benchIngestMeasuresAcceptedSamples() throws Exception {
+    MainTest.Result r = MainTest.run("bench", "ingest", "--json", "--clients", "2", "--seconds", "1");
+    assertEquals(0, r.code(), r.toString());
+    JsonNode first = JSON.readTree(r.out().lines().findFirst().orElseThrow());
+    assertEquals("http_accepted_samples_per_s", first.get("metric").asText());
+    assertTrue(first.get("value").asDouble() > 0, r.out());
+  }
 }
