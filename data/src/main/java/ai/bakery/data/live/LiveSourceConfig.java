@@ -85,6 +85,10 @@ public record LiveSourceConfig(String type, String path, String dataFolder, long
     if (maxPending < 1) {
       throw new IllegalArgumentException("source.max_pending must be >= 1, got " + maxPending);
     }
+    if (type.equals("http") && tokenFile == null && tokenEnv == null && !HttpIngest.isLoopback(host)) {
+      throw new IllegalArgumentException("source.token_file or source.token_env is required when source.host ("
+          + host + ") is not loopback");
+    }
     if (tokenFile != null && tokenEnv != null) {
       throw new IllegalArgumentException("source: give token_file or token_env, not both");
     }
