@@ -35,6 +35,10 @@ class DirectorySourcePipelineTest {
   @TempDir Path dir;
 
   private List<GroupSpec> groups(Path incoming, double liveWeight) throws IOException {
+    return groups(incoming, liveWeight, false);
+  }
+
+  private List<GroupSpec> groups(Path incoming, double liveWeight, boolean mandatory) throws IOException {
     TinyDatasets.write(dir, 40);
     Path yaml = dir.resolve("live.yaml");
     Files.writeString(yaml, """
@@ -45,10 +49,11 @@ class DirectorySourcePipelineTest {
           weight: 1
         incoming:
           weight: %s
+          is_mandatory: %s
           image_transform_args: {image_stride: 16, max_image_size: 64, min_image_size: 16}
           vit_image_transform_args: {image_stride: 14, max_image_size: 56, min_image_size: 14}
           source: {type: directory, path: '%s', poll_ms: 10, rescan_ms: 200, buffer: 8}
-        """.formatted(liveWeight, incoming));
+        """.formatted(liveWeight, mandatory, incoming));
     DatasetGroups g = DatasetGroups.load(yaml);
     assertTrue(g.group("incoming").isLive());
     assertEquals("messages", g.group("incoming").type());
@@ -145,6 +150,29 @@ class DirectorySourcePipelineTest {
     all.addAll(second);
     assertEquals(expected, new HashSet<>(all), "the resumed run reads what the first did not deliver");
     assertEquals(all.size(), new HashSet<>(all).size(), "nothing twice across the restart: " + all);
+  }
+
+  @Test
+  void mandatoryLiveGroupIsInEveryPackAndWeightsDrawTheRest() throws IOException {
+    Path incoming = Files.createDirectories(dir.resolve("incoming"));
+    String[] lines = new String[300];
+    for (int i = 0; i < lines.length; i++) {
+      lines[i] = LiveTestData.record("m" + i);
+    }
+    LiveTestData.append(incoming.resolve("m.jsonl"), lines);
+    int live = 0;
+    int all = 0;
+    try (DataPipeline p = pipeline(groups(incoming, 1, true), null)) {
+      for (int i = 0; i < 12; i++) {
+        PackedBatch b = p.next().validate();
+        long inPack = java.util.Arrays.stream(b.sampleKeys()).filter(k -> k.startsWith("incoming/")).count();
+        assertTrue(inPack >= 1, "a mandatory live group is in every pack: " + List.of(b.sampleKeys()));
+        live += (int) inPack;
+        all += b.sampleKeys().length;
+      }
+    }
+    // one mandatory sample per pack, then equal weights: live samples are well above a third of the total
+    assertTrue(live > all / 3 && live < all, live + " live of " + all);
   }
 
   @Test
