@@ -1,5 +1,6 @@
 package ai.bakery.model.recompute;
 
+import ai.bakery.model.tensor.ScalarTypes;
 import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -10,7 +11,9 @@ import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * Activation recompute ({@code gradient_checkpointing: true}) without custom autograd functions, which DJL
@@ -44,15 +47,14 @@ public final class SegmentedBackward implements SegmentRunner {
       for (UnaryOperator<NDArray> segment : segments) {
         inputs.add(h);
         try (NDManager scratch = outer.newSubManager()) {
-          NDArray in = h.stopGradient();
-          in.attach(scratch);
+          NDArray in = detached(h, scratch, false);
           NDArray out = segment.apply(in);
           out.attach(outer);
           h = out;
         }
       }
     }
-    h.setRequiresGradient(true);
+    requireGrad(h);
     chains.add(new Chain(List.copyOf(segments), inputs, h));
     return h;
   }
@@ -82,11 +84,9 @@ public final class SegmentedBackward implements SegmentRunner {
     for (int i = chain.segments().size() - 1; i >= 0; i--) {
       NDArray saved = chain.inputs().get(i);
       try (NDManager scratch = outer.newSubManager()) {
-        NDArray in = saved.stopGradient();
-        in.attach(scratch);
-        in.setRequiresGradient(true);
+        NDArray in = detached(saved, scratch, true);
         NDArray out = chain.segments().get(i).apply(in);
-        gc.backward(out.mul(grad).sum());
+        gc.backward(dot(out, grad));
         NDArray inGrad = gradientOf(in, outer);
         grad.close();
         grad = inGrad;
@@ -100,9 +100,39 @@ public final class SegmentedBackward implements SegmentRunner {
     }
     NDArray first = chain.inputs().get(0);
     if (Torch.view(first).requires_grad()) { // a graph (or a leaf) before the chain wants the gradient
-      gc.backward(first.mul(grad).sum());
+      gc.backward(dot(first, grad));
     }
     grad.close();
+  }
+
+  /**
+   * x's data without its history, on {@code target}, optionally as a fresh leaf requiring grad. Through
+   * libtorch rather than DJL, whose detach/requires-grad calls abort the JVM on bf16 arrays.
+   */
+  private static NDArray detached(NDArray x, NDManager target, boolean requiresGrad) {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor d = Torch.view(x).detach();
+      if (requiresGrad) {
+        d.requires_grad_(true);
+      }
+      return Torch.adopt(d, target);
+    }
+  }
+
+  /**
+   * sum(x * grad) as an fp32 scalar on x's manager: its backward hands x exactly {@code grad}. Built in
+   * libtorch because DJL's backward seeds with ones of the target's dtype, which it cannot make for bf16.
+   */
+  private static NDArray dot(NDArray x, NDArray grad) {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor t = Torch.view(x);
+      Tensor g = Torch.view(grad).to(ScalarTypes.of(t));
+      return Torch.adopt(t.mul(g).sum(new ScalarTypeOptional(ScalarType.Float)), x.getManager());
+    }
+  }
+
+  private static void requireGrad(NDArray x) {
+    Torch.view(x).requires_grad_(true);
   }
 
   /** A copy of x's accumulated gradient on {@code target}, or null when none arrived. */

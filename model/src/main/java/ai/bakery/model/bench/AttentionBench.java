@@ -1,0 +1,112 @@
+package ai.bakery.model.bench;
+
+import ai.bakery.model.attention.AttentionKernel;
+import ai.bakery.model.attention.AttnMode;
+import ai.bakery.model.attention.EagerAttention;
+import ai.bakery.model.attention.NsaAttention;
+import ai.bakery.model.attention.NsaConfig;
+import ai.bakery.model.attention.PackLayout;
+import ai.bakery.model.attention.SdpaAttention;
+import ai.bakery.model.nn.Init;
+import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.tensor.Precision;
+import ai.bakery.model.tensor.Torch;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Forward+backward time and peak memory of the attention kernels (eager, sdpa, nsa) over one packed sample
+ * of growing length: a text prompt (causal), an image (full) and a long text continuation (causal), GQA.
+ * Kernels whose dense per-sample score matrices would pass {@code memoryBudgetBytes} are skipped, and the row
+ * says so.
+ */
+public final class AttentionBench {
+  private final int heads;
+  private final int kvHeads;
+  private final int headDim;
+  private final long memoryBudgetBytes;
+
+  public AttentionBench(int heads, int kvHeads, int headDim, long memoryBudgetBytes) {
+    this.heads = heads;
+    this.kvHeads = kvHeads;
+    this.headDim = headDim;
+    this.memoryBudgetBytes = memoryBudgetBytes;
+  }
+
+  public static AttentionBench defaults() {
+    return new AttentionBench(8, 2, 64, 6L << 30);
+  }
+
+  public List<Map<String, Object>> run(int[] lengths, List<String> kernels) {
+    Torch.init();
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (int len : lengths) {
+      PackLayout layout = new PackLayout(new int[] {len}, new int[] {len / 8, len / 4, len - len / 8 - len / 4},
+          new AttnMode[] {AttnMode.CAUSAL, AttnMode.FULL, AttnMode.CAUSAL});
+      for (String kernel : kernels) {
+        rows.add(row(kernel, len, layout));
+      }
+    }
+    return rows;
+  }
+
+  private Map<String, Object> row(String kernel, int len, PackLayout layout) {
+    Map<String, Object> row = new LinkedHashMap<>();
+    row.put("kernel", kernel);
+    row.put("tokens", len);
+    // Dense kernels hold (heads, len, len) fp32 scores, probabilities and their gradients (~4 copies).
+    long dense = 4L * heads * len * (long) len * 4;
+    boolean denseKernel = kernel.equals("eager") || kernel.equals("nsa");
+    if (denseKernel && dense > memoryBudgetBytes) {
+      row.put("fwd_bwd_ms", null);
+      row.put("peak_mib", null);
+      row.put("tflops", null);
+      row.put("note", "skipped: dense scores need ~" + (dense >> 30) + " GiB > budget " + (memoryBudgetBytes >> 30)
+          + " GiB");
+      return row;
+    }
+    try (NDManager m = NDManager.newBaseManager(); ParameterStore store = new ParameterStore(m)) {
+      AttentionKernel k = switch (kernel) {
+        case "eager" -> new EagerAttention();
+        case "sdpa" -> new SdpaAttention();
+        case "nsa" -> new NsaAttention(store, "bench.self_attn", heads * headDim, heads, kvHeads, headDim,
+            NsaConfig.defaults(), Init.seeded(1), Precision.FP32);
+        default -> throw new IllegalArgumentException("unknown kernel '" + kernel + "' (eager, sdpa, nsa)");
+      };
+      long[] ms = new long[1];
+      long peak = PeakMemory.measure(() -> ms[0] = step(m, k, len, layout));
+      // Causal-masked attention: about half of the 4 * len^2 * heads * headDim forward FLOPs, x3 with backward.
+      double flops = 3 * 0.5 * 4.0 * len * (double) len * heads * headDim;
+      row.put("fwd_bwd_ms", ms[0]);
+      row.put("peak_mib", peak < 0 ? null : peak >> 20);
+      row.put("tflops", String.format("%.3f", flops / (ms[0] / 1e3) / 1e12));
+      row.put("note", kernel.equals("nsa") ? "dense-masked branches (exact NSA semantics, not block-sparse)" : "");
+    }
+    return row;
+  }
+
+  private long step(NDManager root, AttentionKernel kernel, int len, PackLayout layout) {
+    try (NDManager m = root.newSubManager()) {
+      NDArray q = m.randomNormal(new Shape(len, heads, headDim));
+      NDArray k = m.randomNormal(new Shape(len, kvHeads, headDim));
+      NDArray v = m.randomNormal(new Shape(len, kvHeads, headDim));
+      for (NDArray x : new NDArray[] {q, k, v}) {
+        x.setRequiresGradient(true);
+      }
+      long t0 = System.nanoTime();
+      try (GradientCollector gc = Torch.init().newGradientCollector()) {
+        if (kernel instanceof NsaAttention nsa) {
+          nsa.setGateInput(m.randomNormal(new Shape(len, heads * headDim)));
+        }
+        gc.backward(kernel.attend(q, k, v, layout).sum());
+      }
+      return (System.nanoTime() - t0) / 1_000_000;
+    }
+  }
+}

@@ -1,0 +1,32 @@
+package ai.bakery.model.bench;
+
+import ai.bakery.model.tensor.Torch;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/** The machine's dense matmul rate in fp32 and bf16, measured in-process: the denominator of MFU. */
+public record GemmProbe(double fp32Gflops, double bf16Gflops, int n) {
+
+  public static GemmProbe measure(int n) {
+    Torch.init();
+    return new GemmProbe(rate(n, ScalarType.Float), rate(n, ScalarType.BFloat16), n);
+  }
+
+  /** Best of several timed n x n x n matmuls, in GFLOP/s. */
+  static double rate(int n, ScalarType type) {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor a = torch.randn(n, n).to(type);
+      Tensor b = torch.randn(n, n).to(type);
+      a.matmul(b); // warm up
+      double best = Double.MAX_VALUE;
+      for (int i = 0; i < 3; i++) {
+        long t0 = System.nanoTime();
+        a.matmul(b);
+        best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+      }
+      return 2.0 * n * n * n / best / 1e9;
+    }
+  }
+}
