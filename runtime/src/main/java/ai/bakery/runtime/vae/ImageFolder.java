@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The images under a folder (recursively), served as shuffled square batches in [-1, 1], CHW, the range FLUX's
  * autoencoder works in. Every image is centre-cropped to a square, then resized by the data module's
- * {@link ImageTransform} (bicubic, as the reference). Unreadable files are skipped, counted by reason and logged.
+ * {@link ImageTransform} (bicubic, as the reference). An unreadable file is logged, counted by reason once, and
+ * left out of later passes.
  */
 final class ImageFolder {
   private static final Logger LOG = LoggerFactory.getLogger(ImageFolder.class);
@@ -33,6 +34,7 @@ final class ImageFolder {
   private final SplittableRandom rng;
   private final Map<String, Long> skips = new TreeMap<>();
   private final List<Path> order = new ArrayList<>();
+  private final java.util.Set<Path> unreadable = new java.util.HashSet<>();
   private int cursor;
 
   ImageFolder(Path root, int size, long seed) {
@@ -77,7 +79,7 @@ final class ImageFolder {
       Path file = order.get(cursor++);
       float[] chw = load(file);
       if (chw == null) {
-        if (++failuresInARow > files.size()) {
+        if (++failuresInARow > files.size() || unreadable.size() == files.size()) {
           throw new IllegalStateException("images: not one of the " + files.size() + " files is readable; skips "
               + skips);
         }
@@ -112,7 +114,11 @@ final class ImageFolder {
 
   private void reshuffle() {
     order.clear();
-    order.addAll(files);
+    for (Path f : files) {
+      if (!unreadable.contains(f)) {
+        order.add(f);
+      }
+    }
     for (int i = order.size() - 1; i > 0; i--) {
       int j = rng.nextInt(i + 1);
       Path t = order.get(i);
@@ -148,6 +154,9 @@ final class ImageFolder {
   }
 
   private void skip(String reason, Path file, String detail) {
+    if (!unreadable.add(file)) {
+      return;
+    }
     long n = skips.merge(reason, 1L, Long::sum);
     LOG.warn("Skipping {} ({}: {}); {} skipped for this reason so far.", file, reason, detail, n);
   }

@@ -125,4 +125,21 @@ class RunMonitorTest {
     assertEquals(1234.5, s.tokensPerSecond());
     assertEquals(0.31, s.mfu());
   }
+
+  @Test
+  void logbackTapCopiesLinesAtOrAboveItsLevelUntilClosed() throws Exception {
+    RunMonitor m = new RunMonitor("job");
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger("ai.bakery.test.Tapped");
+    try (LogbackTap tap = LogbackTap.attach(m, "INFO")) {
+      assertTrue(tap != null, "tests run on Logback");
+      log.debug("hidden {}", 1);
+      log.info("shown {}", 2);
+      log.warn("warned");
+    }
+    log.warn("after close");
+    List<LogLine> lines = m.snapshot().logs();
+    assertEquals(List.of("INFO shown 2", "WARN warned"),
+        lines.stream().map(l -> l.level() + " " + l.message()).toList());
+    assertEquals("Tapped", lines.get(0).logger());
+  }
 }
