@@ -16,7 +16,9 @@ import java.util.List;
 final class BenchCommand extends CommandGroup {
   BenchCommand() {
     super("bench", "measure throughput of the parts of a training step");
-    add(pending("model", "forward/backward time and memory of a model preset", "ai.bakery.model benchmark"));
+    add(new LeafCommand("model",
+        "forward+backward time per token of presets' language models (fp32), MFU against a measured GEMM rate",
+        presetBench(), (args, cli) -> presetRows(args, cli, true)));
     add(new LeafCommand("data",
         "tokens/s and images/s of the data pipeline on the example dataset, next to raw image decoding",
         json().option("packs=", "packs timed (default 100)")
@@ -24,9 +26,14 @@ final class BenchCommand extends CommandGroup {
             .option("max-num-tokens=", "pack size cap (default 4096)")
             .option("dir=", "where the example dataset is written (default: a temporary folder)"),
         BenchCommand::data));
-    add(pending("attention", "packed attention kernels: time and achieved TFLOP/s by sequence length",
-        "the attention kernel benchmark"));
-    add(pending("step", "a full training step: tokens/s, TFLOP/s and MFU", "the training step benchmark"));
+    add(new LeafCommand("attention",
+        "forward+backward time and peak memory of the attention kernels (eager, sdpa, nsa) by packed length",
+        json().option("lengths=", "sample lengths in tokens, comma-separated (default 1024,4096)")
+            .option("kernels=", "kernels, comma-separated (default eager,sdpa,nsa)"),
+        BenchCommand::attention));
+    add(new LeafCommand("step",
+        "LLM training step in fp32/bf16, with and without recompute: tokens/s, GFLOP/s, MFU, peak memory",
+        presetBench(), (args, cli) -> presetRows(args, cli, false)));
     add(new LeafCommand("collective",
         "all-reduce bus bandwidth of the TCP ring between worker JVMs, next to raw loopback TCP",
         json().option("processes=", "group sizes, comma-separated (default 2,3)")
@@ -83,6 +90,40 @@ final class BenchCommand extends CommandGroup {
       }
     }
     return out;
+  }
+
+  private static Args.Spec presetBench() {
+    return json().option("presets=", "presets under configs/model, comma-separated (default tiny)")
+        .option("tokens=", "tokens per step (default 4096)")
+        .option("sample-len=", "tokens per packed sample (default 1024)")
+        .option("steps=", "timed steps (default 3)");
+  }
+
+  private static int presetRows(Args args, Cli cli, boolean modelOnly) {
+    List<String> presets = List.of(args.option("presets").orElse("tiny").split(","));
+    Path dir = ModelCommand.home().resolve("configs").resolve("model");
+    for (String p : presets) {
+      if (!Files.isDirectory(dir.resolve(p.trim()))) {
+        throw new UsageException(args.path() + ": no preset '" + p + "' in " + dir);
+      }
+    }
+    int tokens = (int) args.longOption("tokens", 4096);
+    int sampleLen = (int) args.longOption("sample-len", 1024);
+    int steps = (int) args.longOption("steps", 3);
+    List<String> names = presets.stream().map(String::trim).toList();
+    var rows = modelOnly ? new ai.bakery.model.bench.ModelBench(dir).run(names, tokens, sampleLen, steps)
+        : new ai.bakery.model.bench.StepBench(dir).run(names, tokens, sampleLen, steps);
+    BenchRows.of(rows).print(cli.out(), args.flag("json"));
+    return 0;
+  }
+
+  private static int attention(Args args, Cli cli) {
+    List<Integer> lengths = args.option("lengths").isPresent() ? ints(args, "lengths") : List.of(1024, 4096);
+    List<String> kernels = List.of(args.option("kernels").orElse("eager,sdpa,nsa").split(","));
+    var rows = ai.bakery.model.bench.AttentionBench.defaults()
+        .run(lengths.stream().mapToInt(Integer::intValue).toArray(), kernels);
+    BenchRows.of(rows).print(cli.out(), args.flag("json"));
+    return 0;
   }
 
   private static int data(Args args, Cli cli) throws Exception {

@@ -105,10 +105,10 @@ class MainTest {
 
   @Test
   void commandsNotInThisBuildSaySoInOneLine() {
-    Result r = run("bench", "attention");
+    Result r = run("bench", "recovery");
     assertEquals(2, r.code());
     assertEquals(1, r.errLines().size(), r.toString());
-    assertTrue(r.err().startsWith("bakery bench attention is not available yet"), r.err());
+    assertTrue(r.err().startsWith("bakery bench recovery is not available yet"), r.err());
     assertEquals("", r.out());
   }
 }
