@@ -6,6 +6,7 @@ import ai.bakery.runtime.config.JobConfigLoader;
 import ai.bakery.runtime.config.LoadedJob;
 import ai.bakery.runtime.train.TrainJob;
 import ai.bakery.runtime.train.TrainResult;
+import ai.bakery.runtime.vae.VaeTrainer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,7 +47,7 @@ final class TrainCommand {
           + args.path() + " --help'");
     }
     if (rest.get(0).equals("vae")) {
-      throw new NotAvailableException(args.path() + " vae", "the VAE trainer");
+      return trainVae(args.path() + " vae", rest.subList(1, rest.size()), cli);
     }
     LoadedJob job;
     try {
@@ -81,6 +82,30 @@ final class TrainCommand {
       throw new UsageException(args.path() + ": " + e.getMessage());
     }
     printSummary(result, cli);
+    return 0;
+  }
+
+  /** {@code bakery train vae <config>}: trains the autoencoder alone (see VaeTrainConfig for the YAML). */
+  private static int trainVae(String path, List<String> rest, Cli cli) {
+    if (rest.size() != 1 || rest.get(0).startsWith("-")) {
+      throw new UsageException(path + ": expected exactly one <config> (a VAE training YAML)");
+    }
+    Path file = Path.of(rest.get(0));
+    if (!Files.isRegularFile(file)) {
+      throw new UsageException(path + ": " + file + ": config file not found");
+    }
+    VaeTrainer.Result r;
+    try {
+      r = VaeTrainer.run(file);
+    } catch (ConfigException | IllegalArgumentException e) {
+      throw new UsageException(path + ": " + e.getMessage());
+    }
+    cli.out().println(String.format(Locale.ROOT, "trained %d steps; fixed-batch reconstruction %.5f -> %.5f",
+        r.reconstruction().size(), r.evalBefore(), r.evalAfter()));
+    cli.out().println("weights: " + r.weights());
+    if (!r.skippedImages().isEmpty()) {
+      cli.out().println("skipped images: " + r.skippedImages());
+    }
     return 0;
   }
 

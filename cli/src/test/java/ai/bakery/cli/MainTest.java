@@ -87,6 +87,9 @@ class MainTest {
     assertOneLineError(run("train", dir.resolve("missing.yaml").toString()),
         "bakery train: " + dir.resolve("missing.yaml") + ": config file not found");
     assertOneLineError(run("train", "--lr", "fast"), "bakery train: --lr: expected a number, got 'fast'");
+    assertOneLineError(run("train", "vae"), "bakery train vae: expected exactly one <config> (a VAE training YAML)");
+    assertOneLineError(run("train", "vae", dir.resolve("none.yaml").toString()),
+        "bakery train vae: " + dir.resolve("none.yaml") + ": config file not found");
     Files.writeString(f, "model:\n  preset: tiny\n");
     assertOneLineError(run("train", f.toString(), "--learing_rate", "1"),
         "bakery train: " + f + ": unknown flag '--learing_rate' (did you mean '--learning_rate'?)");
