@@ -8,17 +8,39 @@ import ai.bakery.model.bagel.NoiseSource;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.vae.FluxAutoencoder;
 import ai.bakery.runtime.metrics.FlopCounter;
+import ai.bakery.model.recompute.SegmentedBackward;
 import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
 
 /** BAGEL as a {@link TrainModel}: host pack -> inputs (VAE-encoded under no-grad) -> packed forward. */
 public final class BagelTrainModel implements TrainModel {
   private final Bagel bagel;
   private final BatchToTensors toTensors;
+  private final SegmentedBackward recompute;
 
   /** @param vae the frozen autoencoder, or null when the model has no generation branch */
   public BagelTrainModel(Bagel bagel, FluxAutoencoder vae) {
+    this(bagel, vae, false);
+  }
+
+  /**
+   * @param recompute activation recompute ({@code gradient_checkpointing}): decoder layers, ViT layers and
+   *     the connector keep only their inputs in forward and are run again in backward
+   */
+  public BagelTrainModel(Bagel bagel, FluxAutoencoder vae, boolean recompute) {
     this.bagel = bagel;
     this.toTensors = new BatchToTensors(vae == null ? null : vae::encode);
+    this.recompute = recompute ? new SegmentedBackward() : null;
+    if (recompute) {
+      bagel.setSegmentRunner(this.recompute);
+    }
+  }
+
+  @Override
+  public void afterBackward(GradientCollector gc) {
+    if (recompute != null) {
+      recompute.backward(gc);
+    }
   }
 
   public Bagel bagel() {

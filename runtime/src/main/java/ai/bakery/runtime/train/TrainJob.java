@@ -15,6 +15,7 @@ import ai.bakery.model.io.ModelDirectory;
 import ai.bakery.model.io.StateDictLoader;
 import ai.bakery.model.nn.Init;
 import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.tensor.BF16Precision;
 import ai.bakery.model.tensor.Precision;
 import ai.bakery.model.tensor.Torch;
 import ai.bakery.model.vae.FluxAutoencoder;
@@ -86,7 +87,14 @@ public final class TrainJob {
             + " is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
       }
       boolean load = weightsDir != null;
-      Bagel bagel = new Bagel(cfg, store, load ? Init.forLoading() : Init.seeded(seed), Precision.FP32);
+      if (ms.nsa() != null) {
+        throw new ConfigException("model.monkey_patch_kwargs: patch_type nsa is not wired into the decoder layers"
+            + " yet (the NsaAttention kernel exists and is tested); remove it to train with "
+            + ms.attnImplementation());
+      }
+      // bf16: compute in bf16 against fp32 master weights; norms' statistics, softmax and losses in fp32
+      Precision precision = ms.bf16() ? BF16Precision.INSTANCE : Precision.FP32;
+      Bagel bagel = new Bagel(cfg, store, load ? Init.forLoading() : Init.seeded(seed), precision);
       bagel.setAttentionKernel(ms.attnImplementation().equals("eager") ? new EagerAttention() : new SdpaAttention());
       FluxAutoencoder vae = null;
       if (cfg.visualGen()) {
@@ -115,7 +123,7 @@ public final class TrainJob {
       var tokens = tokenizer.specialTokens();
       BatchSource.Factory data = PipelineBatchSource.factory(() -> DataPipeline.builder().setGroups(groups)
           .setConfig(finalDataConfig).setTokens(tokens).setRank(0, 1));
-      try (Trainer trainer = Trainer.builder().setTraining(training).setModel(new BagelTrainModel(bagel, vae))
+      try (Trainer trainer = Trainer.builder().setTraining(training).setModel(new BagelTrainModel(bagel, vae, ms.gradientCheckpointing()))
           .setData(data).build()) {
         return trainer.run();
       }

@@ -5,6 +5,7 @@ import ai.bakery.model.bagel.BagelOutput;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.runtime.metrics.FlopCounter;
 import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
 
 /**
  * The model as the trainer drives it: trainable weights in one store, and a forward from a host pack to the
@@ -20,6 +21,12 @@ public interface TrainModel {
    * seeds per micro-batch, so that a resumed run draws the same numbers.
    */
   BagelOutput forward(PackedBatch batch, NDManager step);
+
+  /**
+   * Called right after {@code gc.backward(loss)} inside the micro-batch's scope: a model whose checkpointed
+   * segments kept only their inputs (activation recompute) back-propagates through them here.
+   */
+  default void afterBackward(GradientCollector gc) {}
 
   /** FLOPs per token for MFU, or null when unknown. */
   default FlopCounter flops() {

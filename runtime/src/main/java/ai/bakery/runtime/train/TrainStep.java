@@ -93,6 +93,7 @@ public final class TrainStep {
         BagelLoss.Terms t = loss.compute(out, weights, global, accumulation);
         if (t.loss() != null) {
           gc.backward(t.loss());
+          model.afterBackward(gc);
         }
         ce += scalar(t.ce());
         mse += scalar(t.mse());
