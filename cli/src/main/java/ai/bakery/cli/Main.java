@@ -57,6 +57,7 @@ public final class Main {
       add(new ModelCommand());
       add(new CheckpointCommand());
       add(new BenchCommand());
+      add(new ClusterCommand());
     }
   }
 }
