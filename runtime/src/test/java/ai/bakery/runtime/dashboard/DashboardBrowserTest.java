@@ -75,7 +75,9 @@ class DashboardBrowserTest {
 
   private static void awaitPage(HeadlessChromium chrome, String condition) throws Exception {
     long deadline = System.nanoTime() + 20_000_000_000L;
-    while (!chrome.eval("!!(" + condition + ")").asBoolean()) {
+    // An element the condition reads may not exist yet while the page builds itself: that is "not yet".
+    String probe = "(() => { try { return !!(" + condition + "); } catch (e) { return false; } })()";
+    while (!chrome.eval(probe).asBoolean()) {
       if (System.nanoTime() > deadline) {
         throw new AssertionError("page never satisfied: " + condition + "; errors: " + chrome.errors()
             + "; body: " + chrome.eval("document.body.innerText").asText());
