@@ -35,6 +35,7 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * vlm/images/NNNNNN.png, vlm/llava_ov_si.jsonl    LLaVA-style questions and answers about each image
  * dataset_info.yaml                          the dataset registry (the reference's DATASET_INFO, as data)
  * example.yaml                               the dataset groups, in the reference's schema
+ * messages.jsonl, messages/images/NNNNNN.png LMMS Engine messages: a question per image, and a request to draw it
  * </pre>
  *
  * Pictures are a circle, square or triangle in one of eight named colours on another colour. Everything is
@@ -94,6 +95,7 @@ public final class ExampleDataset {
     Files.writeString(info, datasetInfoYaml(o, t2i, edit, vlm));
     Path groups = root.resolve("example.yaml");
     Files.writeString(groups, groupsYaml(o, vlm));
+    writeMessages(root, o, rng.split());
     return new Summary(root, t2i, edit, vlm, info, groups);
   }
 
@@ -186,6 +188,35 @@ public final class ExampleDataset {
     }
     Files.write(dir.resolve("llava_ov_si.jsonl"), lines, StandardCharsets.UTF_8);
     return o.vlmRecords();
+  }
+
+  /**
+   * LMMS Engine's {@code messages} form of the same world, for configs in that dialect: per scene an
+   * understanding conversation (user image + question, assistant answer) and a generation one (user asks for
+   * the caption, the assistant's image is the target). Image paths are relative to {@code root}.
+   */
+  private static void writeMessages(Path root, Options o, SplittableRandom rng) throws IOException {
+    Path images = Files.createDirectories(root.resolve("messages/images"));
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < o.vlmRecords(); i++) {
+      ShapeScene s = ShapeScene.random(rng);
+      String name = String.format("%06d.png", i);
+      Files.write(images.resolve(name), png(s, o.imageSize()));
+      String url = "messages/images/" + name;
+      String[] qa = s.questions().get(rng.nextInt(s.questions().size()));
+      lines.add(JSON.writeValueAsString(Map.of("messages", List.of(
+          Map.of("role", "user", "content", List.of(
+              Map.of("type", "image_url", "image_url", Map.of("url", url)),
+              Map.of("type", "text", "text", qa[0]))),
+          Map.of("role", "assistant", "content", List.of(Map.of("type", "text", "text", qa[1])))))));
+      List<String> captions = new ArrayList<>(s.captions().values());
+      String caption = captions.get(rng.nextInt(captions.size()));
+      lines.add(JSON.writeValueAsString(Map.of("messages", List.of(
+          Map.of("role", "user", "content", List.of(Map.of("type", "text", "text", "Draw " + caption + "."))),
+          Map.of("role", "assistant", "content", List.of(
+              Map.of("type", "image_url", "image_url", Map.of("url", url))))))));
+    }
+    Files.write(root.resolve("messages.jsonl"), lines, StandardCharsets.UTF_8);
   }
 
   private static String datasetInfoYaml(Options o, int t2i, int edit, int vlm) {

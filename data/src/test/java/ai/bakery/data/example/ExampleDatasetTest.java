@@ -152,6 +152,37 @@ class ExampleDatasetTest {
   }
 
   @Test
+  void messagesFileReadsAsUnderstandingAndGenerationConversations() throws Exception {
+    ExampleDataset.Options o = new ExampleDataset.Options(5, 32, 1, 1, 1, 4, 6);
+    ExampleDataset.write(dir.resolve("m"), o);
+    Path root = dir.resolve("m");
+    ai.bakery.data.source.DatasetSource src = new ai.bakery.data.source.DatasetSource("messages",
+        root.resolve("messages.jsonl"), root, ai.bakery.data.source.ReadOptions.DEFAULTS);
+    ai.bakery.data.source.DatasetFormat fmt = ai.bakery.data.source.DatasetFormats.messages("jsonl");
+    ai.bakery.data.source.SkipCounter skips = new ai.bakery.data.source.SkipCounter();
+    int understanding = 0;
+    int generation = 0;
+    for (ai.bakery.data.source.ShardUnit u : fmt.units(src)) {
+      try (ai.bakery.data.source.SampleCursor c = fmt.open(src, u, 0, skips)) {
+        while (c.hasNext()) {
+          var items = c.next().sample().items();
+          var last = items.get(items.size() - 1);
+          if (last instanceof ai.bakery.data.sample.SampleItem.Image img) {
+            assertTrue(img.vaeTarget(), "an assistant image is a generation target");
+            generation++;
+          } else {
+            assertTrue(((ai.bakery.data.sample.SampleItem.Text) last).loss(), "assistant text carries loss");
+            understanding++;
+          }
+        }
+      }
+    }
+    assertEquals(6, understanding);
+    assertEquals(6, generation);
+    assertEquals(0, skips.total());
+  }
+
+  @Test
   void sameSeedSameBytes() throws Exception {
     ExampleDataset.Options o = new ExampleDataset.Options(3, 32, 1, 1, 1, 4, 3);
     ExampleDataset.write(dir.resolve("a"), o);
