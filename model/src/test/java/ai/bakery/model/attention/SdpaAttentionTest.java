@@ -111,19 +111,20 @@ class SdpaAttentionTest {
   void repeatedCallsHoldFlatMemory() {
     try (NDManager m = NDManager.newBaseManager()) {
       long before = 0;
-      for (int i = 0; i < 24; i++) {
+      for (int i = 0; i < 70; i++) {
         try (NDManager step = m.newSubManager()) {
           NDArray q = step.ones(new Shape(65, 256, 128));
           NDArray kv = step.ones(new Shape(65, 2, 128));
           assertEquals(1f, new SdpaAttention().attend(q, kv, kv, MIXED).getFloat(64, 255, 127), 1e-6f);
         }
-        if (i == 8) {
+        if (i == 10) {
           before = ai.bakery.model.tensor.TorchTestAccess.rss();
         }
       }
       long growth = ai.bakery.model.tensor.TorchTestAccess.rss() - before;
-      // Each call's output alone is 8.5 MiB: 15 leaked calls would hold ~128 MiB.
-      assertTrue(growth < 48L << 20, "resident memory grew by " + (growth >> 20) + " MiB");
+      // Each call's output alone is 8.5 MiB: 59 leaked calls would hold ~500 MiB; the allocator's own caching
+      // moves resident memory by tens of MiB, hence the margin.
+      assertTrue(growth < 160L << 20, "resident memory grew by " + (growth >> 20) + " MiB");
     }
   }
 
