@@ -124,18 +124,19 @@ class TrainStepTest {
       TrainStep step = new TrainStep(m, root, opt, new GradClipper(1.0), ema, loop(1), 1, c -> c);
       long[] i = {0};
       long before = 0;
-      for (int s = 0; s < 200; s++) {
+      for (int s = 0; s < 700; s++) {
         step.run(s, 1e-3, () -> StandIn.packAt(4, i[0]++));
-        if (s == 40) {
+        if (s == 100) {
           System.gc();
           before = ProcessMemory.rssBytes();
         }
       }
       System.gc();
       long growth = ProcessMemory.rssBytes() - before;
-      // 160 measured steps; a leaked pack of activations or a gradient copy per step would add up to tens of MiB.
-      assertTrue(growth < 24L << 20, "resident memory grew by " + (growth >> 20) + " MiB over 160 steps");
-      assertEquals(200, step.microStep());
+      // 600 measured steps: a leaked pack of activations or a gradient copy per step adds up to well over the
+      // margin, which is there for the JVM heap and the native allocator settling.
+      assertTrue(growth < 48L << 20, "resident memory grew by " + (growth >> 20) + " MiB over 600 steps");
+      assertEquals(700, step.microStep());
     }
   }
 }
