@@ -40,17 +40,7 @@ class FinetuneFromHfTest {
     StringBuilder y = new StringBuilder("model:\n");
     model.forEach(l -> y.append("  ").append(l).append('\n'));
     y.append(String.join("\n",
-        "data:",
-        "  dataset_config_file: " + tmp.resolve("example/example.yaml"),
-        "  packing:",
-        "    expected_num_tokens: 256",
-        "    max_num_tokens: 768",
-        "    max_num_tokens_per_sample: 512",
-        "    prefer_buffer_before: 128",
-        "    max_buffer_size: 4",
-        "training:",
-        "  optimizer:",
-        "    lr: 2.0e-3",
+        TinyJobYaml.dataAndOptimizer(tmp.resolve("example")),
         "  schedule:",
         "    warmup_steps: 0",
         "    total_steps: 1",
