@@ -14,8 +14,17 @@ public record GemmProbe(double fp32Gflops, double bf16Gflops, int n) {
     return new GemmProbe(rate(n, ScalarType.Float), rate(n, ScalarType.BFloat16), n);
   }
 
+  /** fp32 GFLOP/s alone: the peak a CPU training run's MFU is measured against. */
+  public static double fp32Gflops(int n) {
+    Torch.init();
+    return rate(n, ScalarType.Float);
+  }
+
   /** Best of several timed n x n x n matmuls, in GFLOP/s. */
   static double rate(int n, ScalarType type) {
+    if (n < 64) {
+      throw new IllegalArgumentException("probe size must be >= 64, got " + n);
+    }
     try (PointerScope scope = new PointerScope()) {
       Tensor a = torch.randn(n, n).to(type);
       Tensor b = torch.randn(n, n).to(type);

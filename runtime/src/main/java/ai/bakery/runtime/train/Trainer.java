@@ -8,7 +8,7 @@ import ai.bakery.runtime.checkpoint.SchedulerState;
 import ai.bakery.runtime.checkpoint.TrainState;
 import ai.bakery.runtime.config.TrainingSection;
 import ai.bakery.runtime.metrics.FlopCounter;
-import ai.bakery.runtime.metrics.GemmProbe;
+import ai.bakery.model.bench.GemmProbe;
 import ai.bakery.runtime.metrics.MetricsLog;
 import ai.bakery.runtime.metrics.ProcessMemory;
 import ai.bakery.runtime.metrics.ProgressBar;
@@ -130,7 +130,7 @@ public final class Trainer implements AutoCloseable {
     FlopCounter flops = model.flops();
     double peak = peakTflops;
     if (peak <= 0 && flops != null) {
-      peak = GemmProbe.cpuPeakTflops();
+      peak = GemmProbe.fp32Gflops(1024) / 1000.0;
       LOG.info("Peak fp32 rate measured by a GEMM probe: {} TFLOP/s per process.", String.format(Locale.ROOT, "%.3f", peak));
     }
     LOG.info("Training for {} steps, starting at {}...", scheduleConfig.totalSteps(), next);
