@@ -133,7 +133,7 @@ public final class TrainJob {
   }
 
   /** The folder holding the model's configs: the preset's, or model_path. */
-  static Path modelDir(ModelSection ms) {
+  public static Path modelDir(ModelSection ms) {
     if (ms.preset() != null) {
       // from the repository root, or from a module folder below it
       for (Path base = Path.of("").toAbsolutePath(); base != null; base = base.getParent()) {
@@ -152,7 +152,8 @@ public final class TrainJob {
         + " trainer yet; give model.preset or model.model_path");
   }
 
-  private static TextTokenizer tokenizer(ModelSection ms, Path modelDir) throws IOException {
+  /** The tokenizer of the model folder (the tiny built-in one for a preset without tokenizer.json). */
+  public static TextTokenizer tokenizer(ModelSection ms, Path modelDir) throws IOException {
     if (Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
       return TextTokenizer.fromModelDir(modelDir);
     }
@@ -162,7 +163,8 @@ public final class TrainJob {
     throw new ConfigException("model.model_path: " + modelDir + " has no tokenizer.json");
   }
 
-  static DataConfig dataConfig(DataSection d, ModelSection ms, BagelConfig cfg, int workers) {
+  /** The data module's settings from the job's data and model sections and the model's image limits. */
+  public static DataConfig dataConfig(DataSection d, ModelSection ms, BagelConfig cfg, int workers) {
     PackingOptions p = d.packing();
     DataConfig c = DataConfig.of(null, null, null, null, null, null, null, null, null, null, null, null, null, null,
         null, null, null, null, null, null, null)
@@ -175,7 +177,8 @@ public final class TrainJob {
     return c.withImageLimits(downsample, cfg.maxLatentSize(), vitPatch, cfg.vitMaxNumPatchPerSide());
   }
 
-  private static List<GroupSpec> groups(DataSection d, DataConfig dataConfig, TextTokenizer tokenizer)
+  /** The dataset groups of the job's dataset_config_file (or LMMS Engine inline dataset_config). */
+  public static List<GroupSpec> groups(DataSection d, DataConfig dataConfig, TextTokenizer tokenizer)
       throws IOException {
     if (d.datasetConfigFile() == null) {
       // LMMS Engine's inline dataset_config: relative paths resolve from the working directory
