@@ -17,6 +17,7 @@ import ai.bakery.runtime.optim.GradClipper;
 import ai.bakery.runtime.optim.LrSchedule;
 import ai.bakery.runtime.optim.OptimizerConfig;
 import ai.bakery.runtime.optim.ScheduleConfig;
+import ai.bakery.runtime.parallel.GradientSync;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,9 +78,8 @@ public final class Trainer implements AutoCloseable {
     this.root = NDManager.newBaseManager();
     this.optimizer = new AdamW(model.store(), optimizerConfig);
     this.ema = new Ema(model.store(), t.ema().ema());
-    long rankSeed = loop.globalSeed() * worldSize + rank;
-    this.trainStep = new TrainStep(model, root, optimizer, new GradClipper(optimizerConfig.maxGradNorm()), ema, loop,
-        rankSeed, b.counts);
+    this.trainStep = new TrainStep(model, root, TrainStep.Update.of(optimizer, ema),
+        new GradClipper(optimizerConfig.maxGradNorm()), loop, loop.globalSeed(), rank, worldSize, b.counts, b.sync);
     this.peakTflops = b.peakTflops > 0 ? b.peakTflops : loop.peakDeviceTflops();
   }
 
@@ -262,6 +262,7 @@ public final class Trainer implements AutoCloseable {
     private double peakTflops = 0;
     private boolean progress = true;
     private TrainStep.CountReducer counts = c -> c;
+    private GradientSync sync = GradientSync.LOCAL;
 
     public Builder setTraining(TrainingSection training) {
       this.training = training;
@@ -303,6 +304,12 @@ public final class Trainer implements AutoCloseable {
     /** Global token counts for loss normalisation across ranks; the identity by default. */
     public Builder optCountReducer(TrainStep.CountReducer counts) {
       this.counts = counts;
+      return this;
+    }
+
+    /** Gradient averaging across ranks; none (a single process) by default. */
+    public Builder optGradientSync(GradientSync sync) {
+      this.sync = Objects.requireNonNull(sync, "sync");
       return this;
     }
 
