@@ -67,9 +67,9 @@ public class BatchFlightTest {
       Location loc = Location.forGrpcInsecure("127.0.0.1", 0);
       ActorTestKit kit = ActorTestKit.create();
       var io = Executors.newFixedThreadPool(2);
-      try (BatchFlightServer server = new BatchFlightServer(alloc, loc, store, "s3cret");
-          BatchFlightClient good = new BatchFlightClient(alloc, Location.forGrpcInsecure("127.0.0.1", server.port()), "s3cret");
-          BatchFlightClient bad = new BatchFlightClient(alloc, Location.forGrpcInsecure("127.0.0.1", server.port()), "guess")) {
+      try (BatchFlightServer server = new BatchFlightServer(alloc, loc, store, "bakery-test-secret-flight");
+          BatchFlightClient good = new BatchFlightClient(alloc, Location.forGrpcInsecure("127.0.0.1", server.port()), "bakery-test-secret-flight");
+          BatchFlightClient bad = new BatchFlightClient(alloc, Location.forGrpcInsecure("127.0.0.1", server.port()), "bakery-test-secret-guess")) {
         List<BatchId> ids = List.of(new BatchId("shard-0", 3), new BatchId("shard-0", 0), new BatchId("shard-0", 4));
         List<int[]> got = new BatchPrefetcher(kit.system(), 2, io)
             .fetchAll(ids, good::fetch, b -> {

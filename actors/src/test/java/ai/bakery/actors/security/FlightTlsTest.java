@@ -23,16 +23,16 @@ class FlightTlsTest {
       BatchStore store = new BatchStore(4);
       byte[] ipc = ai.bakery.actors.flight.BatchFlightTest.batch(alloc, 7, 8, 9);
       store.put(new BatchId("data-0", 0), ipc);
-      try (BatchFlightServer s = new BatchFlightServer(alloc, Location.forGrpcTls("127.0.0.1", 0), store, "tok", server)) {
+      try (BatchFlightServer s = new BatchFlightServer(alloc, Location.forGrpcTls("127.0.0.1", 0), store, "bakery-test-secret-flight-tls", server)) {
         Location at = Location.forGrpcTls("localhost", s.port());
-        try (BatchFlightClient good = new BatchFlightClient(alloc, at, "tok", worker)) {
+        try (BatchFlightClient good = new BatchFlightClient(alloc, at, "bakery-test-secret-flight-tls", worker)) {
           assertArrayEquals(new int[] {7, 8, 9},
               ai.bakery.actors.flight.BatchFlightTest.values(alloc, good.fetch(new BatchId("data-0", 0))));
         }
-        try (BatchFlightClient plain = new BatchFlightClient(alloc, Location.forGrpcInsecure("localhost", s.port()), "tok")) {
+        try (BatchFlightClient plain = new BatchFlightClient(alloc, Location.forGrpcInsecure("localhost", s.port()), "bakery-test-secret-flight-tls")) {
           assertThrows(FlightRuntimeException.class, () -> plain.fetch(new BatchId("data-0", 0)));
         }
-        try (BatchFlightClient stranger = new BatchFlightClient(alloc, at, "tok", mallory)) {
+        try (BatchFlightClient stranger = new BatchFlightClient(alloc, at, "bakery-test-secret-flight-tls", mallory)) {
           // Mallory trusts only her own CA, so she cannot even verify the server.
           assertThrows(FlightRuntimeException.class, () -> stranger.fetch(new BatchId("data-0", 0)));
         }

@@ -168,13 +168,13 @@ class HttpIngestTest {
         Duration.ofMillis(5), 4));
     assertTrue(e.getMessage().contains("token"), e.getMessage());
 
-    HttpIngest ingest = ingest(log, 10, "s3cret");
+    HttpIngest ingest = ingest(log, 10, "bakery-test-secret-ingest");
     LiveFeed<LiveRecord> feed = new LiveFeed<>(ingest.open(LivePosition.START, new SkipCounter(), system), 4,
         system, "t");
     try {
       assertEquals(401, post(ingest.port(), LiveTestData.record("no"), null).statusCode());
-      assertEquals(401, post(ingest.port(), LiveTestData.record("no"), "wrong").statusCode());
-      assertEquals(200, post(ingest.port(), LiveTestData.record("yes"), "s3cret").statusCode());
+      assertEquals(401, post(ingest.port(), LiveTestData.record("no"), "bakery-test-secret-wrong").statusCode());
+      assertEquals(200, post(ingest.port(), LiveTestData.record("yes"), "bakery-test-secret-ingest").statusCode());
       LiveRecord r = feed.poll(5_000);
       assertEquals("yes", LiveTestData.idOf(r.sample()));
       assertEquals(null, feed.poll(100));

@@ -156,7 +156,7 @@ class DashboardServerTest {
   @Test
   void offLoopbackEveryPathNeedsTheBearerToken(@TempDir Path dir) throws Exception {
     Path tokenFile = dir.resolve("token");
-    Files.writeString(tokenFile, "s3cret-token\n");
+    Files.writeString(tokenFile, "bakery-test-secret-dashboard\n");
     DashboardConfig config = new DashboardConfig("0.0.0.0", 0, tokenFile, null);
     assertFalse(config.loopback());
     try (DashboardServer server = DashboardServer.start(demoRun(), config)) {
@@ -164,13 +164,13 @@ class DashboardServerTest {
       for (String path : List.of("", "api/state", "metrics", "events")) {
         HttpResponse<String> denied = get(base.resolve(path), null);
         assertEquals(401, denied.statusCode(), path);
-        assertFalse(denied.body().contains("s3cret"), "the token must not leak");
+        assertFalse(denied.body().contains("bakery-test-secret"), "the token must not leak");
         assertTrue(denied.headers().firstValue("WWW-Authenticate").isPresent());
-        assertEquals(401, get(base.resolve(path), "Bearer wrong").statusCode(), path);
+        assertEquals(401, get(base.resolve(path), "Bearer bakery-test-secret-wrong").statusCode(), path);
         assertEquals(401, get(base.resolve(path), "Basic czNjcmV0LXRva2Vu").statusCode(), path);
       }
-      assertEquals(200, get(base.resolve("api/state"), "Bearer s3cret-token").statusCode());
-      assertEquals(200, get(base.resolve("metrics"), "Bearer s3cret-token").statusCode());
+      assertEquals(200, get(base.resolve("api/state"), "Bearer bakery-test-secret-dashboard").statusCode());
+      assertEquals(200, get(base.resolve("metrics"), "Bearer bakery-test-secret-dashboard").statusCode());
     }
   }
 
