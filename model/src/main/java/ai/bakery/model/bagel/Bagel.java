@@ -110,6 +110,64 @@ public final class Bagel {
     return new BagelOutput(ce, mse, in.numCeTokens(), in.numMseTokens());
   }
 
+  /**
+   * The inference forward (the reference's {@code _forward_flow} and text decoding, without a KV cache): the
+   * final hidden state of every token of the pack. The noised VAE tokens (finite {@code packedTimesteps}) enter
+   * as the given x_t at flow time {@code t} (already shifted, as the sampler's schedule is); clean conditions
+   * enter as their encoded latents at t = 0. Run it under a {@code NoGradGuard}.
+   *
+   * @param noisedRows (numNoised, patch_latent_dim) x_t of the tokens being generated, or null when the pack
+   *     generates nothing
+   * @return (T, hidden)
+   */
+  public NDArray inferHidden(BagelInputs batch, NDManager step, NDArray noisedRows, float t) {
+    checkIds(batch);
+    BagelInputs in = batch.aliasedTo(step);
+    NDArray undRows = understandingRows(in);
+    NDArray genRows = null;
+    if (in.hasVae()) {
+      if (!cfg.visualGen()) {
+        throw new IllegalArgumentException("the pack has VAE tokens but visual_gen is off");
+      }
+      int[] noised = in.noisedVaeTokens();
+      NDArray clean = patchify(in.paddedLatent(), in.patchifiedVaeLatentShapes()); // (Ng, p*p*C)
+      int ng = (int) clean.getShape().get(0);
+      float[] times = new float[ng];
+      long[] pick = new long[ng]; // row of concat(clean, noisedRows) each token takes
+      for (int i = 0; i < ng; i++) {
+        pick[i] = i;
+      }
+      NDArray source = clean;
+      if (noised.length > 0) {
+        if (noisedRows == null || noisedRows.getShape().get(0) != noised.length) {
+          throw new IllegalArgumentException("the pack has " + noised.length + " noised VAE tokens but "
+              + (noisedRows == null ? "no" : String.valueOf(noisedRows.getShape().get(0))) + " x_t rows were given");
+        }
+        for (int k = 0; k < noised.length; k++) {
+          pick[noised[k]] = ng + k;
+          times[noised[k]] = t;
+        }
+        source = clean.concat(noisedRows.toType(clean.getDataType(), false), 0);
+      }
+      NDArray x = Rows.select(source, step.create(pick), step);
+      NDArray tv = step.create(times);
+      genRows = vae2llm.forward(x).add(timeEmbedder.forward(tv)).add(latentPosEmbed.forward(in.packedLatentPositionIds()));
+    }
+    TokenRouting routing = TokenRouting.of(in.sequenceLength(), in.undIndexes(), in.genIndexes(), step);
+    NDArray sequence = routing.merge(undRows, genRows);
+    return languageModel.forward(sequence, in.packedPositionIds(), routing, in.layout(), kernel);
+  }
+
+  /** llm2vae at the given pack positions, in full precision: the predicted velocity (noise - x0) per token. */
+  public NDArray velocityAt(NDArray hidden, NDArray positions, NDManager step) {
+    return precision.full(llm2vae.forward(Rows.select(hidden, positions, step)));
+  }
+
+  /** lm_head at the given pack positions, in full precision: next-token logits (N, vocab). */
+  public NDArray logitsAt(NDArray hidden, NDArray positions, NDManager step) {
+    return precision.full(languageModel.lmHead(Rows.select(hidden, positions, step)));
+  }
+
   /** The VAE tokens' LLM inputs, with the clean latents and the noise they were built from. */
   private record Latents(NDArray rows, NDArray clean, NDArray noise) {}
 
