@@ -45,6 +45,10 @@ public record NsaConfig(
       throw new IllegalArgumentException("monkey_patch_kwargs.init_blocks/local_blocks must be >= 0, got "
           + initBlocks + "/" + localBlocks);
     }
+    if (topk < initBlocks + Math.max(localBlocks, 1)) {
+      throw new IllegalArgumentException("monkey_patch_kwargs.topk " + topk + " must be >= init_blocks + local_blocks ("
+          + initBlocks + " + " + Math.max(localBlocks, 1) + "): those blocks are always selected");
+    }
     if (kernelSize % kernelStride != 0) {
       throw new IllegalArgumentException("monkey_patch_kwargs.kernel_size " + kernelSize
           + " must be a multiple of kernel_stride " + kernelStride);

@@ -1,5 +1,7 @@
 package ai.bakery.model.llm;
 
+import ai.bakery.model.attention.NsaAttention;
+import ai.bakery.model.attention.NsaConfig;
 import ai.bakery.model.config.LlmConfig;
 import ai.bakery.model.nn.Init;
 import ai.bakery.model.nn.Linear;
@@ -18,6 +20,10 @@ import java.util.function.UnaryOperator;
  * <p>With {@code mixtureOfTransformers}, understanding tokens use the base weights and generation tokens the
  * {@code *_moe_gen} copies at every projection and QK norm; the attention itself stays joint. With
  * {@code freeze_und}, the understanding branch's q, k, v and output are detached, as the reference does.
+ *
+ * <p>With {@link #enableNsa} the layer's attention core is its own {@link NsaAttention} (parameters of this
+ * layer, gates from the same normed hidden states the projections read, for und and gen tokens alike) instead
+ * of the pack's shared kernel.
  */
 public final class Attention {
   private final Expert und;
@@ -27,6 +33,9 @@ public final class Attention {
   private final int kvHeads;
   private final int headDim;
   private final boolean freezeUnd;
+  private final int hidden;
+  private final String prefix;
+  private NsaAttention nsa;
 
   /** One set of attention weights: the base ones or the {@code _moe_gen} copies. */
   private static final class Expert {
@@ -54,7 +63,9 @@ public final class Attention {
     headDim = cfg.headDim();
     freezeUnd = cfg.freezeUnd() && mixtureOfTransformers;
     rope = new Rope(headDim, cfg.ropeTheta());
-    int h = cfg.hiddenSize();
+    this.prefix = prefix;
+    hidden = cfg.hiddenSize();
+    int h = hidden;
     double std = cfg.initializerRange();
     double eps = cfg.rmsNormEps();
     // Registration follows the reference's module order (projections, then norms, then the gen copies).
@@ -96,15 +107,35 @@ public final class Attention {
       k = r.merge(frozen(project(und.k, und.kNorm, xu, kvHeads)), project(gen.k, gen.kNorm, xg, kvHeads));
       v = r.merge(frozen(project(und.v, null, xu, kvHeads)), project(gen.v, null, xg, kvHeads));
     }
+    NDArray kNoRope = k; // NSA pools keys before RoPE
     q = rope.apply(q, ctx.rope()); // (T, Hq, D)
     k = rope.apply(k, ctx.rope()); // (T, Hkv, D)
-    NDArray attn = ctx.kernel().attend(q, k, v, ctx.layout());
+    NDArray attn = nsa == null
+        ? ctx.kernel().attend(q, k, v, ctx.layout())
+        : nsa.attend(q, k, v, kNoRope, x, ctx.layout());
     NDArray flat = attn.reshape(attn.getShape().get(0), (long) heads * headDim); // (T, Hq*D)
     if (gen == null) {
       return und.o.forward(flat);
     }
     UnaryOperator<NDArray> undOut = rows -> frozen(und.o.forward(rows));
     return r.route(flat, undOut, gen.o::forward);
+  }
+
+  /**
+   * Makes this layer's attention Native Sparse Attention, registering its parameters under this layer's
+   * {@code self_attn} prefix (call before loading weights so a checkpoint's NSA weights load too).
+   */
+  public NsaAttention enableNsa(ParameterStore store, NsaConfig cfg, Init init, Precision precision) {
+    if (nsa != null) {
+      throw new IllegalStateException(prefix + ": NSA is already enabled");
+    }
+    nsa = new NsaAttention(store, prefix, hidden, heads, kvHeads, headDim, cfg, init, precision);
+    return nsa;
+  }
+
+  /** This layer's NSA, or null when it uses the pack's kernel. */
+  public NsaAttention nsa() {
+    return nsa;
   }
 
   /** Projects rows to (N, heads, D) and applies the per-head norm; null rows give null. */

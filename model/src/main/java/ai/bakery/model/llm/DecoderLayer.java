@@ -11,6 +11,9 @@ public interface DecoderLayer {
   /** @param x (T, hidden) residual stream @return (T, hidden) */
   NDArray forward(NDArray x, PackContext ctx);
 
+  /** The layer's self-attention (shared by its und and gen tokens). */
+  Attention attention();
+
   static DecoderLayer create(ParameterStore store, String prefix, LlmConfig cfg, Init init, Precision precision) {
     return switch (cfg.layerModule()) {
       case QWEN2 -> new Qwen2DecoderLayer(store, prefix, cfg, init, precision);

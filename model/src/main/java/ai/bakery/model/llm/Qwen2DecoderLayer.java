@@ -22,6 +22,11 @@ public final class Qwen2DecoderLayer implements DecoderLayer {
   }
 
   @Override
+  public Attention attention() {
+    return attn;
+  }
+
+  @Override
   public NDArray forward(NDArray x, PackContext ctx) {
     NDArray h = x.add(attn.forward(inputNorm.forward(x), ctx));
     return h.add(mlp.forward(postNorm.forward(h)));

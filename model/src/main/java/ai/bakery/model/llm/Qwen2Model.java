@@ -1,6 +1,7 @@
 package ai.bakery.model.llm;
 
 import ai.bakery.model.attention.AttentionKernel;
+import ai.bakery.model.attention.NsaConfig;
 import ai.bakery.model.attention.PackLayout;
 import ai.bakery.model.config.LlmConfig;
 import ai.bakery.model.nn.Embedding;
@@ -40,6 +41,7 @@ public final class Qwen2Model {
   private final Linear lmHead;
   private final Rope rope;
   private SegmentRunner segmentRunner = SegmentRunner.PLAIN;
+  private NsaConfig nsa;
 
   public Qwen2Model(LlmConfig cfg, ParameterStore store, String prefix, Init init, Precision precision) {
     this.cfg = cfg;
@@ -121,6 +123,27 @@ public final class Qwen2Model {
       }
     }
     return n;
+  }
+
+  /**
+   * LMMS Engine's {@code monkey_patch_kwargs: {patch_type: [nsa]}}: every decoder layer's attention becomes
+   * Native Sparse Attention with its own gates and compression weights ({@code .model.layers.i.self_attn.g_proj
+   * .weight}, {@code .compress_key}, {@code .compress_value}, {@code .intra_block_pe}), drawn from {@code init}
+   * after every other weight. The pack's kernel is then unused by the decoder. Call before loading weights.
+   */
+  public void enableNsa(NsaConfig nsa, Init init) {
+    if (this.nsa != null) {
+      throw new IllegalStateException(prefix + ": NSA is already enabled");
+    }
+    for (DecoderLayer layer : layers) {
+      layer.attention().enableNsa(store, nsa, init, precision);
+    }
+    this.nsa = nsa;
+  }
+
+  /** The NSA settings of the decoder layers, or null when they use the pack's attention kernel. */
+  public NsaConfig nsaConfig() {
+    return nsa;
   }
 
   /** How the decoder layers run: {@link SegmentRunner#PLAIN} or activation recompute (one segment per layer). */

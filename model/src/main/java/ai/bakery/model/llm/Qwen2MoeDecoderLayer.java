@@ -24,6 +24,11 @@ public final class Qwen2MoeDecoderLayer implements DecoderLayer {
   }
 
   @Override
+  public Attention attention() {
+    return attn;
+  }
+
+  @Override
   public NDArray forward(NDArray x, PackContext ctx) {
     NDArray h = x.add(attn.forward(inputNorm.forward(x), ctx));
     return h.add(ctx.routing().route(postNorm.forward(h), mlp::forward, mlpGen::forward));

@@ -36,6 +36,11 @@ public final class Qwen2MotDecoderLayer implements DecoderLayer {
   }
 
   @Override
+  public Attention attention() {
+    return attn;
+  }
+
+  @Override
   public NDArray forward(NDArray x, PackContext ctx) {
     TokenRouting r = ctx.routing();
     NDArray normed = r.route(x, inputNorm::forward, inputNormGen::forward);
