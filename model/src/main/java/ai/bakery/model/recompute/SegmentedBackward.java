@@ -28,34 +28,65 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>One instance serves one training step: run the forward through it (possibly several chains, e.g. ViT
  * then LLM), call {@code gc.backward(loss)}, then {@link #backward(GradientCollector)} inside the same
  * collector. Segments must be deterministic functions of their input and the parameters.
+ *
+ * <p>A {@link SegmentListener} hears each segment start and end, in the forward and in backward (a sharded run
+ * gathers a segment's weights only around those).
  */
 public final class SegmentedBackward implements SegmentRunner {
   private final List<Chain> chains = new ArrayList<>();
+  private final SegmentListener listener;
+  private int started;
 
   /** One checkpointed chain: its segments, each segment's saved input, and the leaf standing for its output. */
-  private record Chain(List<UnaryOperator<NDArray>> segments, List<NDArray> inputs, NDArray output) {}
+  private record Chain(int ordinal, List<UnaryOperator<NDArray>> segments, List<NDArray> inputs, NDArray output) {}
+
+  public SegmentedBackward() {
+    this(SegmentListener.NONE);
+  }
+
+  public SegmentedBackward(SegmentListener listener) {
+    this.listener = java.util.Objects.requireNonNull(listener);
+  }
 
   @Override
   public NDArray run(List<UnaryOperator<NDArray>> segments, NDArray x) {
-    if (!GradMode.is_enabled() || segments.isEmpty()) {
-      return PLAIN.run(segments, x); // evaluation: nothing to recompute
+    if (segments.isEmpty()) {
+      return x;
+    }
+    int ordinal = started++;
+    listener.chainStarted(ordinal, segments.size());
+    if (!GradMode.is_enabled()) {
+      return announced(ordinal, segments, x); // evaluation: nothing to recompute
     }
     NDManager outer = x.getManager();
     List<NDArray> inputs = new ArrayList<>(segments.size());
     NDArray h = x;
     try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (UnaryOperator<NDArray> segment : segments) {
+      for (int i = 0; i < segments.size(); i++) {
         inputs.add(h);
+        listener.beforeSegment(ordinal, i, false);
         try (NDManager scratch = outer.newSubManager()) {
           NDArray in = detached(h, scratch, false);
-          NDArray out = segment.apply(in);
+          NDArray out = segments.get(i).apply(in);
           out.attach(outer);
           h = out;
         }
+        listener.afterSegment(ordinal, i, false);
       }
     }
     requireGrad(h);
-    chains.add(new Chain(List.copyOf(segments), inputs, h));
+    chains.add(new Chain(ordinal, List.copyOf(segments), inputs, h));
+    return h;
+  }
+
+  /** Plain execution with each segment announced to the listener. */
+  private NDArray announced(int ordinal, List<UnaryOperator<NDArray>> segments, NDArray x) {
+    NDArray h = x;
+    for (int i = 0; i < segments.size(); i++) {
+      listener.beforeSegment(ordinal, i, false);
+      h = segments.get(i).apply(h);
+      listener.afterSegment(ordinal, i, false);
+    }
     return h;
   }
 
@@ -67,7 +98,17 @@ public final class SegmentedBackward implements SegmentRunner {
       }
     } finally {
       chains.clear();
+      started = 0;
     }
+  }
+
+  /**
+   * Forgets the chains run since the last backward without back-propagating through them (a micro-batch whose
+   * loss was empty: its managers are closed, so its saved inputs are gone with them).
+   */
+  public void discard() {
+    chains.clear();
+    started = 0;
   }
 
   /** How many chains wait for {@link #backward}. */
@@ -75,7 +116,7 @@ public final class SegmentedBackward implements SegmentRunner {
     return chains.size();
   }
 
-  private static void backward(Chain chain, GradientCollector gc) {
+  private void backward(Chain chain, GradientCollector gc) {
     NDManager outer = chain.output().getManager();
     NDArray grad = gradientOf(chain.output(), outer);
     if (grad == null) {
@@ -83,6 +124,7 @@ public final class SegmentedBackward implements SegmentRunner {
     }
     for (int i = chain.segments().size() - 1; i >= 0; i--) {
       NDArray saved = chain.inputs().get(i);
+      listener.beforeSegment(chain.ordinal(), i, true);
       try (NDManager scratch = outer.newSubManager()) {
         NDArray in = detached(saved, scratch, true);
         NDArray out = chain.segments().get(i).apply(in);
@@ -91,6 +133,7 @@ public final class SegmentedBackward implements SegmentRunner {
         grad.close();
         grad = inGrad;
       }
+      listener.afterSegment(chain.ordinal(), i, true);
       if (i > 0) {
         saved.close(); // saved inputs past the first are ours
       }
