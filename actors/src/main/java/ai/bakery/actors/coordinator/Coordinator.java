@@ -8,6 +8,7 @@ import ai.bakery.actors.job.JobEffect;
 import ai.bakery.actors.job.JobEvent;
 import ai.bakery.actors.job.JobLogic;
 import ai.bakery.actors.job.JobPolicy;
+import ai.bakery.actors.worker.StepReport;
 import ai.bakery.actors.worker.Worker;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,7 +42,11 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
   public record GroupReady(String worker, long generation) implements Command {}
 
-  public record StepDone(String worker, long generation, long step) implements Command {}
+  public record StepDone(String worker, long generation, long step, StepReport report) implements Command {
+    public StepDone(String worker, long generation, long step) {
+      this(worker, generation, step, StepReport.NONE);
+    }
+  }
 
   public record StepFailed(String worker, long generation, long step, String reason) implements Command {}
 
@@ -52,8 +57,15 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
   }
 
-  /** A data shard offers its batches; it is death-watched so a lost shard is restarted elsewhere. */
-  public record RegisterShard(String shard, ActorRef<DataShard.Command> replyTo) implements Command {}
+  /**
+   * A data shard offers its batches, served by the Flight server at {@code flight} (a URI; empty when its
+   * batches travel another way); it is death-watched so a lost shard is restarted elsewhere.
+   */
+  public record RegisterShard(String shard, ActorRef<DataShard.Command> replyTo, String flight) implements Command {
+    public RegisterShard(String shard, ActorRef<DataShard.Command> replyTo) {
+      this(shard, replyTo, "");
+    }
+  }
 
   /** A data shard served its last batch. */
   public record ShardEnded(String shard) implements Command {}
@@ -64,6 +76,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
   public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
+  /** {@code phase} is {@code finished} once the job is done and {@code failed} when it gave up. */
   public record Status(String phase, long generation, long committedStep, List<String> members, int queued)
       implements CborSerializable {}
 
@@ -78,7 +91,18 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   }
 
   public static Behavior<Command> create(JobPolicy policy, JobStore store, Duration tickEvery) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, policy, store, tickEvery)));
+    return create(policy, store, tickEvery, List.of(), 0);
+  }
+
+  /**
+   * @param dataShards the job's data shards: each is started on a data node (found through the receptionist)
+   *     when it is not running, from where the ledger says it stands
+   * @param maxFailedSteps the job fails after this many aborted steps in a row (0: never gives up)
+   */
+  public static Behavior<Command> create(JobPolicy policy, JobStore store, Duration tickEvery, List<String> dataShards,
+      int maxFailedSteps) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(
+        timers -> new Coordinator(ctx, timers, policy, store, tickEvery, dataShards, maxFailedSteps)));
   }
 
   private final JobLogic logic;
@@ -86,13 +110,28 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   private final Map<String, ActorRef<Worker.Command>> workers = new HashMap<>();
   private final Map<String, ActorRef<DataShard.Command>> shards = new HashMap<>();
   private final java.util.Set<String> endedShards = new java.util.HashSet<>();
+  private final Map<String, String> flight = new HashMap<>();
+  private final List<String> dataShards;
+  /** Shards asked to start, with when: asked again when they have not registered within PLACEMENT_WAIT. */
+  private final Map<String, Long> starting = new HashMap<>();
+  private final int maxFailedSteps;
+  private final long startedAt = System.currentTimeMillis();
+  private final StepLine stepLine = new StepLine();
   private List<ActorRef<ShardHost.Command>> hosts = List.of();
   private int nextHost;
+  private int failedInARow;
+  private String failure;
+  private boolean announcedEnd;
+
+  /** Shards and workers register again every few seconds; a new coordinator waits that long before placing. */
+  static final long PLACEMENT_WAIT = 5_000;
 
   private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, JobPolicy policy, JobStore store,
-      Duration tickEvery) {
+      Duration tickEvery, List<String> dataShards, int maxFailedSteps) {
     super(ctx);
     this.store = store;
+    this.dataShards = List.copyOf(dataShards);
+    this.maxFailedSteps = maxFailedSteps;
     this.logic = store.load()
         .map(s -> {
           ctx.getLog().info("resuming job at step {} (generation {})", s.committedStep(), s.generation());
@@ -110,7 +149,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         .onMessage(Register.class, this::onRegister)
         .onMessage(Leaving.class, m -> apply(new JobEvent.WorkerDown(m.worker(), true)))
         .onMessage(GroupReady.class, m -> apply(new JobEvent.GroupReady(m.worker(), m.generation())))
-        .onMessage(StepDone.class, m -> apply(new JobEvent.StepDone(m.worker(), m.generation(), m.step())))
+        .onMessage(StepDone.class, m -> {
+          stepLine.report(m.worker(), m.generation(), m.step(), m.report());
+          return apply(new JobEvent.StepDone(m.worker(), m.generation(), m.step()));
+        })
         .onMessage(StepFailed.class,
             m -> apply(new JobEvent.StepFailed(m.worker(), m.generation(), m.step(), m.reason())))
         .onMessage(BatchesReady.class, m -> apply(new JobEvent.BatchesReady(m.batches(), m.positions())))
@@ -123,7 +165,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         })
         .onMessage(DataEnd.class, m -> apply(new JobEvent.DataEnd()))
         .onMessage(WorkerTerminated.class, this::onTerminated)
-        .onMessage(Tick.class, m -> apply(new JobEvent.Tick()))
+        .onMessage(Tick.class, m -> {
+          placeShards();
+          return apply(new JobEvent.Tick());
+        })
         .onMessage(GetStatus.class, this::onGetStatus)
         .build();
   }
@@ -137,10 +182,32 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   }
 
   private Behavior<Command> onRegisterShard(RegisterShard m) {
-    shards.put(m.shard(), m.replyTo());
-    endedShards.remove(m.shard());
-    getContext().watchWith(m.replyTo(), new ShardTerminated(m.shard(), m.replyTo()));
+    ActorRef<DataShard.Command> previous = shards.put(m.shard(), m.replyTo());
+    flight.put(m.shard(), m.flight());
+    starting.remove(m.shard());
+    if (!m.replyTo().equals(previous)) {
+      endedShards.remove(m.shard());
+      getContext().watchWith(m.replyTo(), new ShardTerminated(m.shard(), m.replyTo()));
+    }
     return this;
+  }
+
+  /** Starts each of the job's shards that runs nowhere, once data nodes are known and registrations had time. */
+  private void placeShards() {
+    long now = System.currentTimeMillis();
+    if (hosts.isEmpty() || now - startedAt < Math.min(PLACEMENT_WAIT, 2 * Worker.REREGISTER.toMillis()) || failure != null) {
+      return;
+    }
+    for (String shard : dataShards) {
+      Long asked = starting.get(shard);
+      if (shards.containsKey(shard) || (asked != null && now - asked < PLACEMENT_WAIT)) {
+        continue;
+      }
+      starting.put(shard, now);
+      getContext().getLog().info("placing data shard {}", shard);
+      // the ledger says where it resumes (its start for a new job); a step using it cannot be running
+      apply(new JobEvent.ShardLost(shard));
+    }
   }
 
   private Behavior<Command> onShardEnded(ShardEnded m) {
@@ -157,6 +224,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
     getContext().getLog().warn("data shard {} is gone", m.shard());
     shards.remove(m.shard());
+    flight.remove(m.shard());
+    starting.put(m.shard(), System.currentTimeMillis());
     endedShards.remove(m.shard());
     return apply(new JobEvent.ShardLost(m.shard()));
   }
@@ -168,14 +237,29 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   }
 
   private Behavior<Command> onGetStatus(GetStatus m) {
-    m.replyTo().tell(new Status(logic.phaseName(), logic.generation(), logic.committedStep(),
+    m.replyTo().tell(new Status(failure != null ? "failed" : logic.phaseName(), logic.generation(), logic.committedStep(),
         new ArrayList<>(workers.keySet()), logic.ledger().available()));
     return this;
   }
 
   private Behavior<Command> apply(JobEvent event) {
+    if (failure != null) {
+      return this;
+    }
     for (JobEffect fx : logic.handle(event)) {
       perform(fx);
+    }
+    if ((logic.finished() || failure != null) && !announcedEnd) {
+      announcedEnd = true;
+      if (failure == null) {
+        getContext().getLog().info("job finished at step {}", logic.committedStep());
+      }
+      for (ActorRef<Worker.Command> ref : workers.values()) {
+        ref.tell(failure == null ? new Worker.JobDone(logic.committedStep()) : Worker.Release.INSTANCE);
+      }
+      for (ActorRef<ShardHost.Command> host : hosts) {
+        host.tell(ShardHost.JobDone.INSTANCE);
+      }
     }
     return this;
   }
@@ -187,9 +271,18 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         tell(w, new Worker.FormGroup(f.generation(), f.ranks(), f.committedStep()));
       }
     } else if (fx instanceof JobEffect.RunStep r) {
-      r.assignment().forEach((w, batches) -> tell(w, new Worker.RunStep(r.generation(), r.step(), batches)));
+      stepLine.started(r.generation(), r.step(), r.assignment().keySet());
+      r.assignment().forEach((w, batches) -> {
+        Map<String, String> sources = new HashMap<>();
+        for (BatchId b : batches) {
+          sources.put(b.shard(), flight.getOrDefault(b.shard(), ""));
+        }
+        tell(w, new Worker.RunStep(r.generation(), r.step(), batches, sources));
+      });
     } else if (fx instanceof JobEffect.Commit c) {
       store.save(logic.snapshot());
+      failedInARow = 0;
+      stepLine.committed(c.step()).ifPresent(line -> getContext().getLog().info(line));
       for (ActorRef<Worker.Command> ref : workers.values()) {
         ref.tell(new Worker.Commit(c.step()));
       }
@@ -198,6 +291,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
       }
     } else if (fx instanceof JobEffect.AbortStep a) {
       getContext().getLog().warn("step {} aborted: {}", a.step(), a.reason());
+      if (maxFailedSteps > 0 && ++failedInARow >= maxFailedSteps) {
+        failure = failedInARow + " steps in a row aborted, the last: " + a.reason();
+        getContext().getLog().error("job failed: {}", failure);
+      }
       for (ActorRef<Worker.Command> ref : workers.values()) {
         ref.tell(new Worker.Abort(a.generation(), a.step()));
       }

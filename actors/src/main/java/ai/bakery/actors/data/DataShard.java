@@ -34,13 +34,27 @@ public final class DataShard extends AbstractBehavior<DataShard.Command> {
 
   private record Failed(String error) implements Command {}
 
+  private enum Reregister implements Command {
+    INSTANCE
+  }
+
   /**
    * @param fromSeq the sequence number of the first batch the source yields
    * @param skip sequence numbers already trained: packed (to advance the source) but not served
    */
   public static Behavior<Command> create(String name, ActorRef<Coordinator.Command> coordinator, BatchSource source,
       BatchStore store, long fromSeq, Set<Long> skip) {
-    return Behaviors.setup(ctx -> new DataShard(ctx, name, coordinator, source, store, fromSeq, skip));
+    return create(name, coordinator, source, store, fromSeq, skip, "");
+  }
+
+  /** @param flight the URI of the Flight server that serves {@code store} (workers fetch from it) */
+  public static Behavior<Command> create(String name, ActorRef<Coordinator.Command> coordinator, BatchSource source,
+      BatchStore store, long fromSeq, Set<Long> skip, String flight) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      // registering again lets a coordinator that moved find the shard
+      timers.startTimerWithFixedDelay(Reregister.INSTANCE, ai.bakery.actors.worker.Worker.REREGISTER);
+      return new DataShard(ctx, name, coordinator, source, store, fromSeq, skip, flight);
+    }));
   }
 
   private final String name;
@@ -48,15 +62,17 @@ public final class DataShard extends AbstractBehavior<DataShard.Command> {
   private final BatchSource source;
   private final BatchStore store;
   private final Thread packer;
+  private final String flight;
 
   private DataShard(ActorContext<Command> ctx, String name, ActorRef<Coordinator.Command> coordinator,
-      BatchSource source, BatchStore store, long fromSeq, Set<Long> skip) {
+      BatchSource source, BatchStore store, long fromSeq, Set<Long> skip, String flight) {
     super(ctx);
     this.name = name;
     this.coordinator = coordinator;
     this.source = source;
     this.store = store;
-    coordinator.tell(new Coordinator.RegisterShard(name, ctx.getSelf()));
+    this.flight = flight;
+    coordinator.tell(new Coordinator.RegisterShard(name, ctx.getSelf(), flight));
     ActorRef<Command> self = ctx.getSelf();
     this.packer = new Thread(() -> pack(self, fromSeq, Set.copyOf(skip)), "bakery-pack-" + name);
     packer.setDaemon(true);
@@ -90,6 +106,10 @@ public final class DataShard extends AbstractBehavior<DataShard.Command> {
     return newReceiveBuilder()
         .onMessage(Packed.class, this::onPacked)
         .onMessage(Committed.class, this::onCommitted)
+        .onMessage(Reregister.class, m -> {
+          coordinator.tell(new Coordinator.RegisterShard(name, getContext().getSelf(), flight));
+          return this;
+        })
         .onMessage(Ended.class, m -> {
           coordinator.tell(new Coordinator.ShardEnded(name));
           return this;

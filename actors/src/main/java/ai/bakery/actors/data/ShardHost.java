@@ -25,19 +25,32 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   /** Start (or restart) shard {@code shard} from {@code position}, numbering batches from {@code fromSeq}. */
   public record StartShard(String shard, long fromSeq, String position, Set<Long> skip) implements Command {}
 
+  /** The job is over: stop every shard and this host. */
+  public enum JobDone implements Command {
+    INSTANCE
+  }
+
   public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, BatchSource.Factory sources,
       BatchStore store) {
-    return Behaviors.setup(ctx -> new ShardHost(ctx, coordinator, sources, store));
+    return create(coordinator, sources, store, "");
+  }
+
+  /** @param flight the URI of this node's Flight server, which serves {@code store} */
+  public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, BatchSource.Factory sources,
+      BatchStore store, String flight) {
+    return Behaviors.setup(ctx -> new ShardHost(ctx, coordinator, sources, store, flight));
   }
 
   private final ActorRef<Coordinator.Command> coordinator;
   private final BatchSource.Factory sources;
   private final BatchStore store;
+  private final String flight;
   private int incarnation;
 
   private ShardHost(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator,
-      BatchSource.Factory sources, BatchStore store) {
+      BatchSource.Factory sources, BatchStore store, String flight) {
     super(ctx);
+    this.flight = flight;
     this.coordinator = coordinator;
     this.sources = sources;
     this.store = store;
@@ -46,13 +59,19 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
 
   @Override
   public Receive<Command> createReceive() {
-    return newReceiveBuilder().onMessage(StartShard.class, this::onStart).build();
+    return newReceiveBuilder()
+        .onMessage(StartShard.class, this::onStart)
+        .onMessage(JobDone.class, m -> {
+          getContext().getLog().info("job finished: data shards stop");
+          return Behaviors.stopped();
+        })
+        .build();
   }
 
   private Behavior<Command> onStart(StartShard m) {
     try {
       BatchSource source = sources.open(m.shard(), m.position());
-      getContext().spawn(DataShard.create(m.shard(), coordinator, source, store, m.fromSeq(), m.skip()),
+      getContext().spawn(DataShard.create(m.shard(), coordinator, source, store, m.fromSeq(), m.skip(), flight),
           "shard-" + m.shard() + "-" + (incarnation++));
       getContext().getLog().info("data shard {} started at batch {}", m.shard(), m.fromSeq());
     } catch (Exception e) {

@@ -2,21 +2,33 @@ package ai.bakery.actors.worker;
 
 import ai.bakery.actors.job.BatchId;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletionStage;
 
 /**
  * The device-side work a worker actor drives. Long calls return stages completed off the actor's thread.
  * The step is two-phase: {@link #computeStep} ends with reduced gradients held back; {@link #commit} applies
- * the update, {@link #abort} discards it.
+ * the update, {@link #abort} discards it. Calls arrive in the coordinator's order; an implementation runs
+ * them in that order.
  */
 public interface StepExecutor {
   /** Builds this generation's collective group and brings model state to {@code committedStep}. */
   CompletionStage<Void> formGroup(long generation, int rank, List<String> ranks, long committedStep);
 
-  /** Fetches the batches, runs forward/backward and the gradient reduction of the group. */
-  CompletionStage<Void> computeStep(long generation, long step, List<BatchId> batches);
+  /**
+   * Fetches the batches, runs forward/backward and the gradient reduction of the group.
+   *
+   * @param sources where each data shard named in {@code batches} serves them (shard to Flight URI)
+   */
+  CompletionStage<StepReport> computeStep(long generation, long step, List<BatchId> batches,
+      Map<String, String> sources);
 
   void commit(long step);
 
   void abort(long generation, long step);
+
+  /** The job is finished at {@code committedStep}: write what the job keeps (final weights) and release resources. */
+  default CompletionStage<Void> finish(long committedStep) {
+    return java.util.concurrent.CompletableFuture.completedFuture(null);
+  }
 }

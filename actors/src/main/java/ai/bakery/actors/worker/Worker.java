@@ -4,6 +4,7 @@ import ai.bakery.actors.CborSerializable;
 import ai.bakery.actors.coordinator.Coordinator;
 import ai.bakery.actors.job.BatchId;
 import java.util.List;
+import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -22,7 +23,13 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
   public record FormGroup(long generation, List<String> ranks, long committedStep) implements Command {}
 
-  public record RunStep(long generation, long step, List<BatchId> batches) implements Command {}
+  /** Step {@code step}'s batches for this rank; {@code sources} says where each shard serves them. */
+  public record RunStep(long generation, long step, List<BatchId> batches, Map<String, String> sources)
+      implements Command {
+    public RunStep(long generation, long step, List<BatchId> batches) {
+      this(generation, step, batches, Map.of());
+    }
+  }
 
   public record Commit(long step) implements Command {}
 
@@ -33,6 +40,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     INSTANCE
   }
 
+  /** The job finished at {@code committedStep}: the executor writes what the job keeps, then the worker stops. */
+  public record JobDone(long committedStep) implements Command {}
+
   /** A preemption notice (SIGTERM): finish the step in flight, then go. */
   public enum Preempted implements Command {
     INSTANCE
@@ -40,10 +50,22 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
   private record GroupFormed(long generation, String error) implements Command {}
 
-  private record StepComputed(long generation, long step, String error) implements Command {}
+  private record StepComputed(long generation, long step, StepReport report, String error) implements Command {}
+
+  private enum Reregister implements Command {
+    INSTANCE
+  }
+
+  private record Finished(String error) implements Command {}
+
+  /** How often a worker registers again, so a coordinator that moved (or presumed it dead) finds it. */
+  public static final java.time.Duration REREGISTER = java.time.Duration.ofSeconds(2);
 
   public static Behavior<Command> create(String id, ActorRef<Coordinator.Command> coordinator, StepExecutor executor) {
-    return Behaviors.setup(ctx -> new Worker(ctx, id, coordinator, executor));
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      timers.startTimerWithFixedDelay(Reregister.INSTANCE, REREGISTER);
+      return new Worker(ctx, id, coordinator, executor);
+    }));
   }
 
   private final String id;
@@ -70,6 +92,17 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         .onMessage(Commit.class, this::onCommit)
         .onMessage(Abort.class, this::onAbort)
         .onMessage(Preempted.class, this::onPreempted)
+        .onMessage(Reregister.class, m -> {
+          coordinator.tell(new Coordinator.Register(id, getContext().getSelf()));
+          return this;
+        })
+        .onMessage(JobDone.class, this::onJobDone)
+        .onMessage(Finished.class, m -> {
+          if (m.error() != null) {
+            getContext().getLog().error("{}: finishing the job failed: {}", id, m.error());
+          }
+          return Behaviors.stopped();
+        })
         .onMessage(Release.class, m -> Behaviors.stopped())
         .build();
   }
@@ -81,7 +114,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     generation = m.generation();
     int rank = m.ranks().indexOf(id);
     getContext().pipeToSelf(executor.formGroup(m.generation(), rank, m.ranks(), m.committedStep()),
-        (ok, err) -> new GroupFormed(m.generation(), err == null ? null : String.valueOf(err.getMessage())));
+        (ok, err) -> new GroupFormed(m.generation(), err == null ? null : describe(err)));
     return this;
   }
 
@@ -101,8 +134,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     if (m.generation() != generation) {
       return this;
     }
-    getContext().pipeToSelf(executor.computeStep(m.generation(), m.step(), m.batches()),
-        (ok, err) -> new StepComputed(m.generation(), m.step(), err == null ? null : String.valueOf(err.getMessage())));
+    getContext().pipeToSelf(executor.computeStep(m.generation(), m.step(), m.batches(), m.sources()),
+        (report, err) -> new StepComputed(m.generation(), m.step(), report, err == null ? null : describe(err)));
     return this;
   }
 
@@ -111,7 +144,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
       return this;
     }
     if (m.error() == null) {
-      coordinator.tell(new Coordinator.StepDone(id, m.generation(), m.step()));
+      coordinator.tell(new Coordinator.StepDone(id, m.generation(), m.step(),
+          m.report() == null ? StepReport.NONE : m.report()));
     } else {
       coordinator.tell(new Coordinator.StepFailed(id, m.generation(), m.step(), m.error()));
     }
@@ -126,6 +160,22 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
   private Behavior<Command> onAbort(Abort m) {
     executor.abort(m.generation(), m.step());
     return this;
+  }
+
+  private Behavior<Command> onJobDone(JobDone m) {
+    getContext().pipeToSelf(executor.finish(m.committedStep()),
+        (ok, err) -> new Finished(err == null ? null : describe(err)));
+    return this;
+  }
+
+  /** The root cause's message: stages wrap failures in CompletionException. */
+  static String describe(Throwable err) {
+    Throwable t = err;
+    while ((t instanceof java.util.concurrent.CompletionException
+        || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.toString() : t.getMessage();
   }
 
   private Behavior<Command> onPreempted(Preempted m) {

@@ -2,6 +2,7 @@ package ai.bakery.actors.coordinator;
 
 import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.worker.StepExecutor;
+import ai.bakery.actors.worker.StepReport;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -64,15 +65,17 @@ public final class CoordinatorTestKit {
     }
 
     @Override
-    public CompletionStage<Void> computeStep(long generation, long step, List<BatchId> batches) {
+    public CompletionStage<StepReport> computeStep(long generation, long step, List<BatchId> batches,
+        Map<String, String> sources) {
       synchronized (this) {
         pending = null;
       }
-      return group.arrive(generation, step, rank, world, batches).thenAccept(reduced -> {
+      return group.arrive(generation, step, rank, world, batches).thenApply(reduced -> {
         synchronized (this) {
           pendingStep = step;
           pending = reduced;
         }
+        return StepReport.NONE;
       });
     }
 
