@@ -190,18 +190,31 @@ public final class ParquetFooter {
       this.in = in;
     }
 
-    void fileMetaData() {
+    /** Handles one field of a struct; returns false to have it skipped. {@code start} is its header's offset. */
+    private interface FieldReader {
+      boolean read(short id, int type, int start);
+    }
+
+    /** Walks a struct's fields up to STOP, giving each to {@code reader} and skipping what it leaves. */
+    private void struct(FieldReader reader) {
       short id = 0;
-      boolean sawRows = false;
-      boolean sawGroups = false;
       while (true) {
         int start = in.position();
         int header = in.get() & 0xff;
         int type = header & 0x0f;
         if (type == STOP) {
-          break;
+          return;
         }
         id = nextFieldId(header, id);
+        if (!reader.read(id, type, start)) {
+          skip(type);
+        }
+      }
+    }
+
+    void fileMetaData() {
+      boolean[] saw = new boolean[2]; // num_rows, row_groups
+      struct((id, type, start) -> {
         int valueStart = in.position();
         if (id == 4 && type == LIST) {
           int[] list = listHeader();
@@ -214,114 +227,88 @@ public final class ParquetFooter {
             long rows = rowGroup(ranges);
             groups.add(new RowGroup(rows, rgStart, in.position(), ranges));
           }
-          sawGroups = true;
+          saw[1] = true;
         } else {
-          sawRows |= id == 3 && type == I64;
+          saw[0] |= id == 3 && type == I64;
           skip(type);
         }
         fields.add(new Segment(id, start, valueStart, in.position()));
-      }
-      if (!sawRows || !sawGroups) {
+        return true;
+      });
+      if (!saw[0] || !saw[1]) {
         throw new IllegalStateException("FileMetaData without num_rows or row_groups");
       }
     }
 
     private long rowGroup(List<long[]> ranges) {
-      long numRows = -1;
-      short id = 0;
-      while (true) {
-        int header = in.get() & 0xff;
-        int type = header & 0x0f;
-        if (type == STOP) {
-          break;
-        }
-        id = nextFieldId(header, id);
+      long[] numRows = {-1};
+      struct((id, type, start) -> {
         if (id == 1 && type == LIST) {
           int[] list = listHeader();
           for (int i = 0; i < list[0]; i++) {
             columnChunk(ranges);
           }
-        } else if (id == 3 && type == I64) {
-          numRows = zigzag(varint());
-        } else {
-          skip(type);
+          return true;
         }
-      }
-      if (numRows < 0) {
+        if (id == 3 && type == I64) {
+          numRows[0] = zigzag(varint());
+          return true;
+        }
+        return false;
+      });
+      if (numRows[0] < 0) {
         throw new IllegalStateException("row group without num_rows");
       }
-      return numRows;
+      return numRows[0];
     }
 
     private void columnChunk(List<long[]> ranges) {
-      long offsetIndex = -1;
-      long offsetIndexLen = -1;
-      long columnIndex = -1;
-      long columnIndexLen = -1;
-      short id = 0;
-      while (true) {
-        int header = in.get() & 0xff;
-        int type = header & 0x0f;
-        if (type == STOP) {
-          break;
-        }
-        id = nextFieldId(header, id);
+      long[] v = {-1, -1, -1, -1}; // fields 4..7: offset index offset/length, column index offset/length
+      struct((id, type, start) -> {
         if (id == 3 && type == STRUCT) {
           columnMetaData(ranges);
-        } else if (id >= 4 && id <= 7 && (type == I64 || type == I32)) {
-          long v = zigzag(varint());
-          switch (id) {
-            case 4 -> offsetIndex = v;
-            case 5 -> offsetIndexLen = v;
-            case 6 -> columnIndex = v;
-            default -> columnIndexLen = v;
-          }
-        } else {
-          skip(type);
+          return true;
         }
-      }
-      if (offsetIndex > 0 && offsetIndexLen > 0) {
-        ranges.add(new long[] {offsetIndex, offsetIndex + offsetIndexLen});
-      }
-      if (columnIndex > 0 && columnIndexLen > 0) {
-        ranges.add(new long[] {columnIndex, columnIndex + columnIndexLen});
-      }
+        if (id >= 4 && id <= 7 && (type == I64 || type == I32)) {
+          v[id - 4] = zigzag(varint());
+          return true;
+        }
+        return false;
+      });
+      addRange(ranges, v[0], v[1]);
+      addRange(ranges, v[2], v[3]);
     }
 
     private void columnMetaData(List<long[]> ranges) {
-      long compressed = -1;
-      long dataPage = -1;
-      long dictPage = -1;
-      long bloom = -1;
-      long bloomLen = -1;
-      short id = 0;
-      while (true) {
-        int header = in.get() & 0xff;
-        int type = header & 0x0f;
-        if (type == STOP) {
-          break;
+      long[] v = {-1, -1, -1, -1, -1}; // compressed size, data page, dictionary page, bloom offset, bloom length
+      struct((id, type, start) -> {
+        int slot = switch (id) {
+          case 7 -> type == I64 ? 0 : -1;
+          case 9 -> type == I64 ? 1 : -1;
+          case 11 -> type == I64 ? 2 : -1;
+          case 14 -> type == I64 ? 3 : -1;
+          case 15 -> type == I32 ? 4 : -1;
+          default -> -1;
+        };
+        if (slot < 0) {
+          return false;
         }
-        id = nextFieldId(header, id);
-        if ((id == 7 || id == 9 || id == 11 || id == 14) && type == I64 || id == 15 && type == I32) {
-          long v = zigzag(varint());
-          switch (id) {
-            case 7 -> compressed = v;
-            case 9 -> dataPage = v;
-            case 11 -> dictPage = v;
-            case 14 -> bloom = v;
-            default -> bloomLen = v;
-          }
-        } else {
-          skip(type);
-        }
-      }
+        v[slot] = zigzag(varint());
+        return true;
+      });
+      long compressed = v[0];
+      long dataPage = v[1];
       if (compressed < 0 || dataPage < 0) {
         throw new IllegalStateException("column chunk without data_page_offset or total_compressed_size");
       }
-      long start = dictPage > 0 ? Math.min(dictPage, dataPage) : dataPage;
-      ranges.add(new long[] {start, start + compressed});
-      if (bloom > 0 && bloomLen > 0) {
-        ranges.add(new long[] {bloom, bloom + bloomLen});
+      long first = v[2] > 0 ? Math.min(v[2], dataPage) : dataPage;
+      ranges.add(new long[] {first, first + compressed});
+      addRange(ranges, v[3], v[4]);
+    }
+
+    private static void addRange(List<long[]> ranges, long offset, long length) {
+      if (offset > 0 && length > 0) {
+        ranges.add(new long[] {offset, offset + length});
       }
     }
 
@@ -366,18 +353,7 @@ public final class ParquetFooter {
             }
           }
         }
-        case STRUCT -> {
-          short id = 0;
-          while (true) {
-            int header = in.get() & 0xff;
-            int t = header & 0x0f;
-            if (t == STOP) {
-              break;
-            }
-            id = nextFieldId(header, id);
-            skip(t);
-          }
-        }
+        case STRUCT -> struct((id, t, start) -> false);
         default -> throw new IllegalStateException("unknown thrift compact type " + type);
       }
     }

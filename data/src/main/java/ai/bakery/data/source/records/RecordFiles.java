@@ -140,25 +140,12 @@ public final class RecordFiles {
       reader.close();
       throw e;
     }
-    return new RecordIterator() {
-      long row = startRow;
-
+    return new TextRows(reader, file, startRow, count) {
       @Override
-      public boolean hasNext() {
-        return row < count;
-      }
-
-      @Override
-      public Record next() {
-        long r = row++;
-        String line;
-        try {
-          line = reader.readLine();
-        } catch (IOException e) {
-          throw new UncheckedIOException("reading " + file, e);
-        }
+      Record read(long r) throws IOException {
+        String line = reader.readLine();
         if (line == null) {
-          row = count;
+          end();
           return Record.bad(r, "file ended early (it changed since its units were listed)");
         }
         if (line.isBlank()) {
@@ -168,15 +155,6 @@ public final class RecordFiles {
           return Record.ok(r, JSON.readTree(line));
         } catch (IOException e) {
           return Record.bad(r, "malformed json: " + firstLineOf(e.getMessage()));
-        }
-      }
-
-      @Override
-      public void close() {
-        try {
-          reader.close();
-        } catch (IOException ignored) {
-          // read-only handle: nothing to lose
         }
       }
     };
@@ -199,39 +177,68 @@ public final class RecordFiles {
       p.close();
       throw e;
     }
-    return new RecordIterator() {
-      long row = startRow;
-
+    return new TextRows(p, file, startRow, count) {
       @Override
-      public boolean hasNext() {
-        return row < count;
-      }
-
-      @Override
-      public Record next() {
-        long r = row++;
+      Record read(long r) {
         try {
           JsonToken t = p.nextToken();
           if (t == null || t == JsonToken.END_ARRAY) {
-            row = count;
+            end();
             return Record.bad(r, "array ended early (the file changed since its units were listed)");
           }
           return Record.ok(r, JSON.readTree(p));
         } catch (IOException e) {
-          row = count; // the parser cannot resynchronise inside one array
+          end(); // the parser cannot resynchronise inside one array
           return Record.bad(r, "malformed json: " + firstLineOf(e.getMessage()));
         }
       }
-
-      @Override
-      public void close() {
-        try {
-          p.close();
-        } catch (IOException ignored) {
-          // read-only handle
-        }
-      }
     };
+  }
+
+  /** Rows {@code [startRow, count)} read one at a time from an open text handle, closed with the iterator. */
+  private abstract static class TextRows implements RecordIterator {
+    private final java.io.Closeable handle;
+    private final Path file;
+    private long row;
+    private long count;
+
+    TextRows(java.io.Closeable handle, Path file, long startRow, long count) {
+      this.handle = handle;
+      this.file = file;
+      this.row = startRow;
+      this.count = count;
+    }
+
+    abstract Record read(long row) throws IOException;
+
+    /** No more rows: the source ended or cannot go on. */
+    void end() {
+      count = row;
+    }
+
+    @Override
+    public boolean hasNext() {
+      return row < count;
+    }
+
+    @Override
+    public Record next() {
+      long r = row++;
+      try {
+        return read(r);
+      } catch (IOException e) {
+        throw new UncheckedIOException("reading " + file, e);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        handle.close();
+      } catch (IOException ignored) {
+        // read-only handle: nothing to lose
+      }
+    }
   }
 
   static String firstLineOf(String s) {
