@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory;
  * loading a 50 GB checkpoint window by window then keeps one window mapped, not all of them. Only for
  * mappings nothing else references; without {@code sun.misc.Unsafe} it does nothing (the GC still unmaps).
  */
-final class Unmapper {
+public final class Unmapper {
   private static final Logger LOG = LoggerFactory.getLogger(Unmapper.class);
   private static final Object UNSAFE;
   private static final Method INVOKE_CLEANER;
@@ -34,7 +34,7 @@ final class Unmapper {
 
   private Unmapper() {}
 
-  static void unmap(MappedByteBuffer buffer) {
+  public static void unmap(MappedByteBuffer buffer) {
     if (INVOKE_CLEANER == null) {
       return;
     }

@@ -146,7 +146,34 @@ public final class CheckpointManager {
     return target;
   }
 
-  private static Map<String, NDArray> namedValues(ParameterStore store) {
+  /**
+   * The step-wide JSON files of a checkpoint (file name -> JSON), as the single-file format writes them: what the
+   * committing rank of a sharded save passes as {@code stepFiles}.
+   */
+  public static Map<String, String> stepFiles(OptimizerSettings optimizerSettings, Map<String, Long> optimizerSteps,
+      SchedulerState scheduler, TrainState trainState, List<String> dataStatus) {
+    try {
+      Map<String, String> files = new LinkedHashMap<>();
+      Map<String, Object> opt = new LinkedHashMap<>();
+      opt.put("settings", optimizerSettings);
+      opt.put("steps", optimizerSteps);
+      files.put(OPTIMIZER_JSON, JSON.writeValueAsString(opt));
+      files.put(SCHEDULER_JSON, JSON.writeValueAsString(scheduler));
+      files.put(TRAIN_STATE_JSON, JSON.writeValueAsString(trainState));
+      if (dataStatus != null) {
+        ArrayNode ranks = JSON.createArrayNode();
+        for (String json : dataStatus) {
+          ranks.add(json == null ? JSON.nullNode() : JSON.readTree(json));
+        }
+        files.put(DATA_STATUS_JSON, JSON.writeValueAsString(ranks));
+      }
+      return files;
+    } catch (IOException e) {
+      throw new CheckpointException("cannot write checkpoint states as JSON: " + e.getMessage(), e);
+    }
+  }
+
+  static Map<String, NDArray> namedValues(ParameterStore store) {
     Map<String, NDArray> out = new LinkedHashMap<>();
     for (Parameter p : store.all().values()) {
       out.put(p.name(), p.value());
@@ -241,13 +268,24 @@ public final class CheckpointManager {
    */
   public static Optional<Path> latestComplete(Path root) {
     for (Path d : stepDirs(root)) {
-      Optional<String> problem = Manifest.problem(d);
+      Optional<String> problem = problem(d);
       if (problem.isEmpty()) {
         return Optional.of(d);
       }
       LOG.warn("Ignoring checkpoint {}: {}", d, problem.get());
     }
     return Optional.empty();
+  }
+
+  /**
+   * Why step folder {@code dir} must not be loaded (either format, every checksum checked), or empty when it is
+   * complete.
+   */
+  public static Optional<String> problem(Path dir) {
+    if (ShardedCheckpoint.isSharded(dir)) {
+      return ShardedCheckpoint.problem(dir, true);
+    }
+    return Manifest.problem(dir);
   }
 
   // ------------------------------------------------------------------------------------------------ resume
@@ -309,6 +347,9 @@ public final class CheckpointManager {
    */
   public Restored restore(Plan plan, ParameterStore model, Ema ema, AdamW optimizer) {
     Path dir = plan.dir();
+    if (ShardedCheckpoint.isSharded(dir)) {
+      return restoreSharded(plan, model, ema, optimizer);
+    }
     boolean ours = Files.isRegularFile(dir.resolve(Manifest.FILE));
     if (ours) {
       Optional<String> problem = Manifest.problem(dir);
@@ -341,20 +382,115 @@ public final class CheckpointManager {
       try (NDManager scratch = model.manager().newSubManager()) {
         optimizer.importState(readOptimizer(dir, scratch));
       }
-      TrainState train = JSON.readValue(dir.resolve(TRAIN_STATE_JSON).toFile(), TrainState.class);
-      SchedulerState sched = JSON.readValue(dir.resolve(SCHEDULER_JSON).toFile(), SchedulerState.class);
-      List<String> data = null;
-      Path dataFile = dir.resolve(DATA_STATUS_JSON);
-      if (Files.isRegularFile(dataFile)) {
-        data = new ArrayList<>();
-        for (JsonNode rank : JSON.readTree(dataFile.toFile())) {
-          data.add(rank.isNull() ? null : COMPACT.writeValueAsString(rank));
-        }
-      }
-      return new Restored(dir, false, train, sched, data);
+      return readStates(dir, false);
     } catch (IOException e) {
       throw new CheckpointException(dir + ": cannot read train state: " + e.getMessage(), e);
     }
+  }
+
+  /** The step-wide JSON files, the same in both formats. */
+  private static Restored readStates(Path dir, boolean modelOnly) throws IOException {
+    TrainState train = JSON.readValue(dir.resolve(TRAIN_STATE_JSON).toFile(), TrainState.class);
+    SchedulerState sched = JSON.readValue(dir.resolve(SCHEDULER_JSON).toFile(), SchedulerState.class);
+    List<String> data = null;
+    Path dataFile = dir.resolve(DATA_STATUS_JSON);
+    if (Files.isRegularFile(dataFile)) {
+      data = new ArrayList<>();
+      for (JsonNode rank : JSON.readTree(dataFile.toFile())) {
+        data.add(rank.isNull() ? null : COMPACT.writeValueAsString(rank));
+      }
+    }
+    return new Restored(dir, modelOnly, train, sched, data);
+  }
+
+  /**
+   * A sharded checkpoint of any world size into this single process (world 1: full tensors), with the same
+   * rules as the single-file format: checksums first, weights by name, EMA falling back to the weights.
+   */
+  private Restored restoreSharded(Plan plan, ParameterStore model, Ema ema, AdamW optimizer) {
+    Path dir = plan.dir();
+    Optional<String> problem = ShardedCheckpoint.problem(dir, true);
+    if (problem.isPresent()) {
+      throw new CheckpointException(dir + " is damaged: " + problem.get());
+    }
+    LOG.info("Loading sharded checkpoint from {}{}.", dir, plan.modelOnly() ? " (weights only)" : "");
+    try (ShardedReader reader = ShardedReader.open(dir)) {
+      String modelGroup = plan.modelFromEma() ? EMA : MODEL;
+      if (!reader.groups().contains(modelGroup)) {
+        throw new CheckpointException(dir + ": no " + modelGroup + " tensors to load"
+            + (plan.modelFromEma() ? " for finetune_from_ema" : ""));
+      }
+      loadGroup(reader, modelGroup, model, p -> true, (name, value) -> copy(model.get(name).value(), value));
+      if (ema != null) {
+        String emaGroup = reader.groups().contains(EMA) ? EMA : modelGroup;
+        if (!emaGroup.equals(EMA)) {
+          LOG.info("{} has no EMA: the EMA starts from the {} tensors.", dir, modelGroup);
+        }
+        loadGroup(reader, emaGroup, model, ema::tracks, ema::set);
+      }
+      if (plan.modelOnly()) {
+        return new Restored(dir, true, null, null, null);
+      }
+      JsonNode opt = JSON.readTree(reader.stepFile(OPTIMIZER_JSON).orElseThrow(
+          () -> new CheckpointException(dir + ": no " + OPTIMIZER_JSON + " for a full resume")));
+      Map<String, Long> steps = new LinkedHashMap<>();
+      opt.get("steps").fields().forEachRemaining(e -> steps.put(e.getKey(), e.getValue().asLong()));
+      try (NDManager scratch = model.manager().newSubManager()) {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        for (String name : reader.names(OPTIMIZER)) {
+          tensors.put(name, reader.readFull(OPTIMIZER, name, scratch));
+        }
+        optimizer.importState(new AdamW.State(tensors, steps));
+      }
+      return readStates(dir, false);
+    } catch (IOException e) {
+      throw new CheckpointException(dir + ": cannot read train state: " + e.getMessage(), e);
+    }
+  }
+
+  private static void loadGroup(ShardedReader reader, String group, ParameterStore model, Predicate<String> wanted,
+      java.util.function.BiConsumer<String, NDArray> sink) {
+    Set<String> missing = new TreeSet<>();
+    Set<String> unexpected = new TreeSet<>();
+    int loaded = 0;
+    for (String name : reader.names(group)) {
+      if (!model.contains(name) && !NOT_LOADED.contains(name)) {
+        unexpected.add(name);
+      }
+    }
+    for (Parameter p : model.all().values()) {
+      String name = p.name();
+      if (NOT_LOADED.contains(name) || !wanted.test(name)) {
+        continue;
+      }
+      if (!reader.has(group, name)) {
+        missing.add(name);
+        continue;
+      }
+      long[] want = p.value().getShape().getShape();
+      if (!java.util.Arrays.equals(want, reader.shape(group, name))) {
+        throw new CheckpointException(reader.dir() + ": " + group + "/" + name + " has shape "
+            + java.util.Arrays.toString(reader.shape(group, name)) + ", the model's is "
+            + java.util.Arrays.toString(want));
+      }
+      try (NDManager m = model.manager().newSubManager()) {
+        sink.accept(name, reader.readFull(group, name, m));
+      }
+      loaded++;
+    }
+    if (loaded == 0 && !missing.isEmpty()) {
+      throw new CheckpointException(reader.dir() + "/" + group + ": none of the model's " + missing.size()
+          + " weights are in this checkpoint (first missing: " + missing.iterator().next() + ")");
+    }
+    if (!missing.isEmpty()) {
+      LOG.warn("{}/{}: {} weights missing, kept as initialised: {}", reader.dir(), group, missing.size(),
+          preview(missing));
+    }
+    if (!unexpected.isEmpty()) {
+      LOG.warn("{}/{}: {} tensors not in the model, ignored: {}", reader.dir(), group, unexpected.size(),
+          preview(unexpected));
+    }
+    LOG.info("{}/{}: loaded {} tensors.", reader.dir(), group, loaded);
   }
 
   private static AdamW.State readOptimizer(Path dir, NDManager scratch) throws IOException {
