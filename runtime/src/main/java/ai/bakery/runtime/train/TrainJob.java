@@ -53,6 +53,97 @@ public final class TrainJob {
 
   /** Trains as configured; returns what was done. */
   public static TrainResult run(JobConfig config) {
+    try (Model built = buildModel(config)) {
+      try (Trainer trainer = Trainer.builder().setTraining(built.training()).setModel(built.trainModel())
+          .setData(data(config, built, 0, 1)).build()) {
+        return trainer.run();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e.getMessage(), e);
+    }
+  }
+
+  /** The job's packed batches for rank {@code rank} of {@code world}, through the data pipeline. */
+  public static BatchSource.Factory data(JobConfig config, Model built, int rank, int world) throws IOException {
+    TextTokenizer tokenizer = built.tokenizer();
+    DataConfig dataConfig = dataConfig(config.data(), config.model(), built.bagelConfig(),
+        config.runtime().numWorkers());
+    if (config.data().dataset() != null) {
+      dataConfig = PipelineFactory.lmmsDataConfig(config.data().dataset().toJson(), dataConfig, "data.dataset");
+    }
+    List<GroupSpec> groups = groups(config.data(), dataConfig, tokenizer);
+    DataConfig finalDataConfig = dataConfig;
+    var tokens = tokenizer.specialTokens();
+    return PipelineBatchSource.factory(() -> DataPipeline.builder().setGroups(groups)
+        .setConfig(finalDataConfig).setTokens(tokens).setRank(rank, world));
+  }
+
+  /**
+   * What {@link #buildModel} made for a job: the BAGEL with its weights (and frozen VAE), the tokenizer, and the
+   * training section to run with (without the weight source the model already loaded). Owns their memory.
+   */
+  public static final class Model implements AutoCloseable {
+    private final TextTokenizer tokenizer;
+    private final NDManager base;
+    private final ParameterStore store;
+    private final ParameterStore vaeStore;
+    private BagelConfig bagelConfig;
+    private Bagel bagel;
+    private FluxAutoencoder vae;
+    private BagelTrainModel trainModel;
+    private TrainingSection training;
+
+    private Model(TextTokenizer tokenizer) {
+      this.tokenizer = tokenizer;
+      this.base = NDManager.newBaseManager();
+      this.store = new ParameterStore(base);
+      this.vaeStore = new ParameterStore(base);
+    }
+
+    public TextTokenizer tokenizer() {
+      return tokenizer;
+    }
+
+    public BagelConfig bagelConfig() {
+      return bagelConfig;
+    }
+
+    /** The trained weights, by checkpoint name. */
+    public ParameterStore store() {
+      return store;
+    }
+
+    public Bagel bagel() {
+      return bagel;
+    }
+
+    /** The frozen VAE, or null without visual generation. */
+    public FluxAutoencoder vae() {
+      return vae;
+    }
+
+    public BagelTrainModel trainModel() {
+      return trainModel;
+    }
+
+    /** The job's training section, less a weight source this model already loaded. */
+    public TrainingSection training() {
+      return training;
+    }
+
+    @Override
+    public void close() {
+      try (TextTokenizer t = tokenizer; NDManager b = base; ParameterStore s = store; ParameterStore v = vaeStore) {
+        // closed in reverse order
+      }
+    }
+  }
+
+  /**
+   * Builds the job's model as {@link #run} trains it: architecture from the preset or model folder, the run's
+   * switches, seeded initial weights or the released weights ({@code finetune_from_hf}), the frozen VAE.
+   */
+  public static Model buildModel(JobConfig config) throws IOException {
     config.requireRunnable();
     Torch.init();
     if (config.runtime().threads() > 0) {
@@ -78,24 +169,24 @@ public final class TrainJob {
         cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
     long seed = training.loop().globalSeed();
 
-    try (TextTokenizer tokenizer = tokenizer(ms, modelDir);
-        NDManager base = NDManager.newBaseManager();
-        ParameterStore store = new ParameterStore(base);
-        ParameterStore vaeStore = new ParameterStore(base)) {
+    Model built = new Model(tokenizer(ms, modelDir));
+    try {
+      TextTokenizer tokenizer = built.tokenizer;
+      ParameterStore store = built.store;
+      ParameterStore vaeStore = built.vaeStore;
       if (tokenizer.vocabSize() > cfg.llm().vocabSize()) {
         throw new ConfigException("model: the tokenizer has " + tokenizer.vocabSize() + " tokens but the LLM's vocab_size"
             + " is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
       }
       boolean load = weightsDir != null;
-      if (ms.nsa() != null) {
-        throw new ConfigException("model.monkey_patch_kwargs: patch_type nsa is not wired into the decoder layers"
-            + " yet (the NsaAttention kernel exists and is tested); remove it to train with "
-            + ms.attnImplementation());
-      }
       // bf16: compute in bf16 against fp32 master weights; norms' statistics, softmax and losses in fp32
       Precision precision = ms.bf16() ? BF16Precision.INSTANCE : Precision.FP32;
       Bagel bagel = new Bagel(cfg, store, load ? Init.forLoading() : Init.seeded(seed), precision);
       bagel.setAttentionKernel(ms.attnImplementation().equals("eager") ? new EagerAttention() : new SdpaAttention());
+      if (ms.nsa() != null) {
+        // LMMS Engine's monkey patch: NSA weights drawn fresh (a checkpoint that has them overwrites them below)
+        bagel.languageModel().enableNsa(ms.nsa(), Init.seeded(seed + 2));
+      }
       FluxAutoencoder vae = null;
       if (cfg.visualGen()) {
         vae = new FluxAutoencoder(cfg.vae(), vaeStore, "", load ? Init.forLoading() : Init.seeded(seed + 1),
@@ -114,21 +205,15 @@ public final class TrainJob {
         LOG.warn("No weights to start from (no finetune_from_hf, resume_from or checkpoint): training from"
             + " initial weights.");
       }
-      DataConfig dataConfig = dataConfig(config.data(), ms, cfg, config.runtime().numWorkers());
-      if (config.data().dataset() != null) {
-        dataConfig = PipelineFactory.lmmsDataConfig(config.data().dataset().toJson(), dataConfig, "data.dataset");
-      }
-      List<GroupSpec> groups = groups(config.data(), dataConfig, tokenizer);
-      DataConfig finalDataConfig = dataConfig;
-      var tokens = tokenizer.specialTokens();
-      BatchSource.Factory data = PipelineBatchSource.factory(() -> DataPipeline.builder().setGroups(groups)
-          .setConfig(finalDataConfig).setTokens(tokens).setRank(0, 1));
-      try (Trainer trainer = Trainer.builder().setTraining(training).setModel(new BagelTrainModel(bagel, vae, ms.gradientCheckpointing()))
-          .setData(data).build()) {
-        return trainer.run();
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e.getMessage(), e);
+      built.bagelConfig = cfg;
+      built.bagel = bagel;
+      built.vae = vae;
+      built.trainModel = new BagelTrainModel(bagel, vae, ms.gradientCheckpointing());
+      built.training = training;
+      return built;
+    } catch (RuntimeException e) {
+      built.close();
+      throw e;
     }
   }
 

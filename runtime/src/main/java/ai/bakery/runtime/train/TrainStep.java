@@ -4,10 +4,10 @@ import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.model.bagel.BagelLoss;
 import ai.bakery.model.bagel.BagelOutput;
 import ai.bakery.model.tensor.Parameter;
-import ai.bakery.model.tensor.Torch;
 import ai.bakery.runtime.optim.AdamW;
 import ai.bakery.runtime.optim.GradClipper;
 import ai.bakery.runtime.parallel.GradientSync;
+import ai.bakery.runtime.parallel.ThreadGradientCollector;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -104,6 +104,7 @@ public final class TrainStep {
   private final int world;
   private final CountReducer counts;
   private final GradientSync sync;
+  private Object generatorLock;
   private Pending pending;
   private long microStep;
   private long skippedSteps;
@@ -149,6 +150,16 @@ public final class TrainStep {
     this.sync = sync;
   }
 
+  /**
+   * Ranks running as threads of one JVM share libtorch's default generator: with a lock shared by all of them,
+   * each seeds it and runs its forward (where the randomness is drawn) while holding the lock, so every rank draws
+   * its own numbers. Only for models whose forward has no collectives (replicated ranks); null (the default) for
+   * one rank per process.
+   */
+  public void setGeneratorLock(Object lock) {
+    this.generatorLock = lock;
+  }
+
   /** Runs step {@code step} with learning rate {@code lr} on the next micro-batches from {@code batches}. */
   public StepResult run(long step, double lr, Supplier<PackedBatch> batches) {
     return apply(compute(step, lr, batches));
@@ -179,9 +190,18 @@ public final class TrainStep {
           sumSquares += (double) len * len;
         }
         samples += batch.sampleLens().length;
-        torch.manual_seed(seedFor(seed, (step * world + rank) * accumulation + i));
-        try (NDManager m = root.newSubManager(); GradientCollector gc = Torch.init().newGradientCollector()) {
-          BagelOutput out = model.forward(batch, m);
+        long microSeed = seedFor(seed, (step * world + rank) * accumulation + i);
+        try (NDManager m = root.newSubManager(); GradientCollector gc = new ThreadGradientCollector()) {
+          BagelOutput out;
+          if (generatorLock == null) {
+            torch.manual_seed(microSeed);
+            out = model.forward(batch, m);
+          } else {
+            synchronized (generatorLock) {
+              torch.manual_seed(microSeed);
+              out = model.forward(batch, m);
+            }
+          }
           NDArray weights = ceReweighting && batch.ceLossWeights() != null && batch.ceLossWeights().length > 0
               ? m.create(batch.ceLossWeights()) : null;
           BagelLoss.GlobalCounts global = counts.reduce(BagelLoss.GlobalCounts.local(out, weights));

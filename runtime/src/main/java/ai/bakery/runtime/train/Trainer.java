@@ -59,6 +59,7 @@ public final class Trainer implements AutoCloseable {
   private final int worldSize;
   private final double peakTflops;
   private final boolean progress;
+  private final TrainHook hook;
 
   private Trainer(Builder b) {
     this.model = Objects.requireNonNull(b.model, "setModel");
@@ -70,6 +71,7 @@ public final class Trainer implements AutoCloseable {
     this.rank = b.rank;
     this.worldSize = b.worldSize;
     this.progress = b.progress;
+    this.hook = b.hook;
     CheckpointConfig ck = t.checkpoint();
     this.checkpoints = new CheckpointManager(ck);
     this.schedule = new LrSchedule(optimizerConfig.lr(), scheduleConfig);
@@ -88,7 +90,7 @@ public final class Trainer implements AutoCloseable {
   }
 
   /** The reference's freeze_llm / freeze_vit by weight-name prefix; freeze_vae concerns the separate VAE. */
-  static void applyFreezing(ParameterStore store, TrainLoopConfig loop) {
+  public static void applyFreezing(ParameterStore store, TrainLoopConfig loop) {
     if (loop.freezeLlm()) {
       int n = store.setTrainable(name -> name.startsWith("language_model."), false);
       LOG.info("freeze_llm: {} language model weights frozen.", n);
@@ -139,6 +141,8 @@ public final class Trainer implements AutoCloseable {
     Path lastCheckpoint = null;
     long lastSaved = -1;
     ProgressBar bar = progress ? ProgressBar.forTerminal(next, end) : null;
+    hook.onStart(next, end);
+    long lastStep = next - 1;
     try (BatchSource batches = data.open(position); MetricsLog metrics = new MetricsLog(loop.resultsDir())) {
       long windowStart = System.nanoTime();
       long windowTokens = 0;
@@ -146,8 +150,14 @@ public final class Trainer implements AutoCloseable {
       int windowSteps = 0;
       long step = next;
       for (; step < end; step++) {
+        long stepStart = System.nanoTime();
         StepResult r = trainStep.run(step, schedule.lr(step), batches::next);
         done.add(r);
+        lastStep = step;
+        double stepSeconds = Math.max((System.nanoTime() - stepStart) / 1e9, 1e-9);
+        hook.onStep(r, stepSeconds, flops == null || peak <= 0 ? 0
+            : flops.flops(r.tokens(), r.sumSquares()) / stepSeconds / 1e12 / (peak * worldSize),
+            batches.skippedSamples(), ema);
         windowTokens += r.tokens();
         windowSquares += r.sumSquares();
         windowSteps++;
@@ -168,6 +178,7 @@ public final class Trainer implements AutoCloseable {
         if (step > 0 && step % checkpoints.config().saveEvery() == 0) {
           lastCheckpoint = save(step, batches);
           lastSaved = step;
+          hook.onCheckpoint(step, lastCheckpoint);
         }
       }
       if (bar != null) {
@@ -177,8 +188,13 @@ public final class Trainer implements AutoCloseable {
       if (last >= next && last != lastSaved) {
         LOG.info("Saving final checkpoint at step {}...", last);
         lastCheckpoint = save(last, batches);
+        hook.onCheckpoint(last, lastCheckpoint);
       }
+    } catch (RuntimeException | Error e) {
+      hook.onFinish(lastStep, ema, e);
+      throw e;
     }
+    hook.onFinish(lastStep, ema, null);
     LOG.info("Done!");
     return new TrainResult(done, lastCheckpoint, trainStep.skippedSteps());
   }
@@ -263,6 +279,7 @@ public final class Trainer implements AutoCloseable {
     private boolean progress = true;
     private TrainStep.CountReducer counts = c -> c;
     private GradientSync sync = GradientSync.LOCAL;
+    private TrainHook hook = TrainHook.NONE;
 
     public Builder setTraining(TrainingSection training) {
       this.training = training;
@@ -310,6 +327,12 @@ public final class Trainer implements AutoCloseable {
     /** Gradient averaging across ranks; none (a single process) by default. */
     public Builder optGradientSync(GradientSync sync) {
       this.sync = Objects.requireNonNull(sync, "sync");
+      return this;
+    }
+
+    /** An observer of the run (dashboard, samples); none by default. */
+    public Builder optHook(TrainHook hook) {
+      this.hook = Objects.requireNonNull(hook, "hook");
       return this;
     }
 
