@@ -13,8 +13,12 @@ import java.util.Set;
  *     given instead
  * @param modelPath a full BAGEL checkpoint folder (reference {@code model_path}, LMMS
  *     {@code load_from_pretrained_path})
- * @param nsa Native Sparse Attention settings (the kernel's own config, LMMS Engine's
- *     {@code monkey_patch_kwargs}), null when attention is dense
+ * @param attnImplementation the attention core: {@code eager} or {@code sdpa} (the HF names flash_attention_2 and
+ *     flex_attention run as sdpa), or {@code nsa} for Native Sparse Attention in the decoder with LMMS Engine's
+ *     defaults
+ * @param nsa Native Sparse Attention settings for every decoder layer (LMMS Engine's {@code monkey_patch_kwargs}
+ *     with {@code patch_type: [nsa]}), null when the decoder's attention is dense; the ViT keeps the dense
+ *     kernel
  */
 public record ModelSection(
     String preset,
@@ -52,7 +56,8 @@ public record ModelSection(
   public static final Set<String> LAYER_MODULES =
       Set.of("Qwen2MoTDecoderLayer", "Qwen2MoEDecoderLayer", "Qwen2DecoderLayer");
   /** Names users bring from HF / LMMS configs; all run on Bakery's own attention kernels. */
-  public static final Set<String> ATTN_IMPLEMENTATIONS = Set.of("eager", "sdpa", "flash_attention_2", "flex_attention");
+  public static final Set<String> ATTN_IMPLEMENTATIONS =
+      Set.of("eager", "sdpa", "flash_attention_2", "flex_attention", "nsa");
   public static final Set<String> CONNECTOR_ACTS = Set.of("gelu_pytorch_tanh", "gelu", "gelu_new", "silu", "relu");
 
   /** The reference trainer's defaults, with no weights chosen yet. */
@@ -78,6 +83,9 @@ public record ModelSection(
     Checks.unitInterval(at + "vit_cond_dropout_prob", vitCondDropoutProb, false);
     Checks.positive(at + "timestep_shift", timestepShift);
     Checks.oneOf(at + "attn_implementation", attnImplementation, ATTN_IMPLEMENTATIONS);
+    if (attnImplementation.equals("nsa") && nsa == null) {
+      nsa = NsaConfig.defaults(); // LMMS Engine's defaults; model.nsa / monkey_patch_kwargs tune them
+    }
     if (!visualGen && !visualUnd && freezeLlm) {
       throw new ConfigException(at + "freeze_llm with visual_gen and visual_und both false leaves nothing to train");
     }
