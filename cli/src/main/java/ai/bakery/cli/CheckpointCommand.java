@@ -3,8 +3,11 @@ package ai.bakery.cli;
 import ai.bakery.model.io.SafetensorsException;
 import ai.bakery.model.io.SafetensorsReader;
 import ai.bakery.model.io.TensorSource;
+import ai.bakery.runtime.checkpoint.CheckpointException;
 import ai.bakery.runtime.checkpoint.CheckpointManager;
 import ai.bakery.runtime.checkpoint.Manifest;
+import ai.bakery.runtime.checkpoint.ShardedCheckpoint;
+import ai.bakery.runtime.checkpoint.ShardedExport;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -22,13 +25,45 @@ final class CheckpointCommand extends CommandGroup {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   CheckpointCommand() {
-    super("checkpoint", "look into checkpoints");
+    super("checkpoint", "look into and export checkpoints");
     add(new LeafCommand("inspect",
         "list a checkpoint's tensors (name, dtype, shape, size) and its step; <path> is a step folder, a "
             + "checkpoint root (its newest complete step is shown), a BAGEL model folder or one .safetensors file",
         Args.Spec.of("path").option("json", "one JSON object per line")
             .option("summary", "one line per file instead of one per tensor"),
         CheckpointCommand::inspect));
+    add(new LeafCommand("export",
+        "write the reference's consolidated model.safetensors and ema.safetensors from a (sharded) step folder, "
+            + "tensor by tensor; <step-dir> may also be a checkpoint root (its newest complete step is exported)",
+        Args.Spec.of("step-dir", "out"),
+        CheckpointCommand::export));
+  }
+
+  private static int export(Args args, Cli cli) {
+    Path from = Path.of(args.positional(0));
+    Path out = Path.of(args.positional(1));
+    if (!Files.isDirectory(from)) {
+      throw new UsageException(args.path() + ": " + from + " is not a folder");
+    }
+    Path step = from;
+    if (!ShardedCheckpoint.isSharded(from) && !Files.isRegularFile(from.resolve(Manifest.FILE))) {
+      step = CheckpointManager.latestComplete(from).orElseThrow(() -> new UsageException(args.path() + ": " + from
+          + " is neither a checkpoint step folder nor a folder holding complete ones"));
+    }
+    List<Path> files;
+    try {
+      files = ShardedExport.export(step, out);
+    } catch (CheckpointException e) {
+      throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    for (Path f : files) {
+      try {
+        cli.out().println("wrote " + f + " (" + human(Files.size(f)) + ")");
+      } catch (IOException e) {
+        cli.out().println("wrote " + f);
+      }
+    }
+    return 0;
   }
 
   private static int inspect(Args args, Cli cli) throws IOException {
@@ -112,6 +147,8 @@ final class CheckpointCommand extends CommandGroup {
     }
     if (Files.isRegularFile(dir.resolve(Manifest.FILE))) {
       lines.add("manifest: " + Manifest.problem(dir).map(p -> "INCOMPLETE: " + p).orElse("complete"));
+    } else if (ShardedCheckpoint.isSharded(dir)) {
+      lines.add("sharded: " + ShardedCheckpoint.problem(dir, true).map(p -> "INCOMPLETE: " + p).orElse("complete"));
     }
     return lines;
   }

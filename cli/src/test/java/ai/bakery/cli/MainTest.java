@@ -108,11 +108,11 @@ class MainTest {
   }
 
   @Test
-  void commandsNotInThisBuildSaySoInOneLine() {
-    Result r = run("bench", "recovery");
+  void benchRecoveryRefusesAnUnknownPresetInOneLine() {
+    Result r = run("bench", "recovery", "--presets", "nope");
     assertEquals(2, r.code());
     assertEquals(1, r.errLines().size(), r.toString());
-    assertTrue(r.err().startsWith("bakery bench recovery is not available yet"), r.err());
+    assertTrue(r.err().startsWith("bakery bench recovery: no preset 'nope' in "), r.err());
     assertEquals("", r.out());
   }
 }
