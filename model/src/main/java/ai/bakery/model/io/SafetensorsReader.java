@@ -53,6 +53,7 @@ public final class SafetensorsReader implements TensorFile {
   private final long dataStart;
   private final Map<String, String> metadata;
   private final Map<String, Entry> entries;
+  private final java.util.concurrent.atomic.AtomicLong bytesRead = new java.util.concurrent.atomic.AtomicLong();
 
   private SafetensorsReader(Path file, FileChannel channel, long dataStart, Map<String, String> metadata,
       Map<String, Entry> entries) {
@@ -142,6 +143,11 @@ public final class SafetensorsReader implements TensorFile {
       throw new SafetensorsException(file + ": " + name + " has " + n + " bytes, too many for one buffer");
     }
     return map(dataStart + e.info.begin, n).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /** Tensor data bytes copied out of the file so far (headers not counted): what a sharded load really read. */
+  public long bytesRead() {
+    return bytesRead.get();
   }
 
   @Override
@@ -346,6 +352,49 @@ public final class SafetensorsReader implements TensorFile {
       }
     }
 
+    @Override
+    public void copyElementsInto(long start, long end, NDArray destination) {
+      long numel = numel();
+      if (start < 0 || end < start || end > numel) {
+        throw new SafetensorsException(file + ": elements [" + start + ", " + end + ") out of range for " + info.name
+            + " (" + numel + " elements)");
+      }
+      if (destination.getShape().size() != end - start) {
+        throw new SafetensorsException(file + ": " + info.name + " elements [" + start + ", " + end + ") do not fit"
+            + " the destination " + destination.getShape());
+      }
+      Torch.init();
+      try (NoGradGuard g = new NoGradGuard(); Tensor dst = Torch.view(destination).detach();
+          Tensor flat = dst.reshape(-1)) {
+        if (!dst.is_contiguous()) {
+          TensorSource.super.copyElementsInto(start, end, destination);
+          return;
+        }
+        fillElements(flat, start, end);
+      }
+    }
+
+    /** Streams elements [from, to) of the flattened tensor into {@code flat}, mapping only their bytes. */
+    private void fillElements(Tensor flat, long from, long to) {
+      int size = info.dtype.size();
+      long perWindow = Math.max(1, mapWindow / size);
+      try (TensorOptions stored = new TensorOptions(info.dtype.scalarType())) {
+        for (long e = from; e < to; e += perWindow) {
+          long n = Math.min(perWindow, to - e);
+          MappedByteBuffer window = map(dataStart + info.begin + e * size, n * size);
+          try (Pointer p = new Pointer(window);
+              Tensor blob = torch.from_blob(p, new long[] {n}, stored);
+              Tensor dst = flat.narrow(0, e - from, n)) {
+            dst.copy_(blob);
+            bytesRead.addAndGet(n * size);
+          } finally {
+            Reference.reachabilityFence(window);
+            Unmapper.unmap(window);
+          }
+        }
+      }
+    }
+
     private long rowElems() {
       long n = 1;
       for (int i = 1; i < info.shape.length; i++) {
@@ -387,6 +436,7 @@ public final class SafetensorsReader implements TensorFile {
               Tensor blob = torch.from_blob(p, new long[] {n * rowElems}, stored);
               Tensor dst = flat.narrow(0, (r - from) * rowElems, n * rowElems)) {
             dst.copy_(blob); // converts to the destination's type (and device) on the way
+            bytesRead.addAndGet(n * rowBytes);
           } finally {
             Reference.reachabilityFence(window); // the mapping must outlive the copy out of it
             Unmapper.unmap(window);

@@ -52,6 +52,37 @@ public interface TensorSource {
     }
   }
 
+  /**
+   * Copies elements {@code [start, end)} of the flattened tensor into {@code destination} ({@code end - start}
+   * elements, any dtype), reading no more of the file than the rows that hold them (a file reader reads exactly
+   * those bytes): how a sharded rank loads its slice of a weight.
+   */
+  default void copyElementsInto(long start, long end, NDArray destination) {
+    long numel = numel();
+    if (start < 0 || end < start || end > numel) {
+      throw new SafetensorsException(name() + ": elements [" + start + ", " + end + ") out of range (" + numel + ")");
+    }
+    if (destination.getShape().size() != end - start) {
+      throw new SafetensorsException(name() + ": elements [" + start + ", " + end + ") do not fit the destination "
+          + destination.getShape());
+    }
+    if (end == start) {
+      return;
+    }
+    long[] s = shape();
+    long rowElems = s.length == 0 || s[0] == 0 ? 1 : numel / s[0];
+    long firstRow = start / rowElems;
+    long lastRow = (end + rowElems - 1) / rowElems;
+    try (NDManager scratch = destination.getManager().newSubManager()) {
+      NDArray rows = s.length == 0 ? load(scratch) : loadRows(firstRow, lastRow, scratch);
+      Torch.init();
+      try (NoGradGuard g = new NoGradGuard(); Tensor dst = Torch.view(destination).detach();
+          Tensor src = Torch.view(rows).reshape(-1).narrow(0, start - firstRow * rowElems, end - start)) {
+        dst.copy_(src.reshape(dst.sizes().vec().get()));
+      }
+    }
+  }
+
   /** Copies the whole tensor into {@code destination} (same number of elements), as {@link #copyRowsInto}. */
   default void copyInto(NDArray destination) {
     long[] s = shape();
@@ -147,6 +178,11 @@ public interface TensorSource {
       @Override
       public void copyRowsInto(long from, long to, NDArray destination) {
         inner.copyRowsInto(from, to, destination); // same bytes: keep the direct path
+      }
+
+      @Override
+      public void copyElementsInto(long start, long end, NDArray destination) {
+        inner.copyElementsInto(start, end, destination);
       }
     };
   }

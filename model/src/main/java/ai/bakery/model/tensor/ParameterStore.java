@@ -20,6 +20,7 @@ import java.util.function.Predicate;
 public final class ParameterStore implements AutoCloseable {
   private final NDManager manager;
   private final Map<String, Parameter> params = new LinkedHashMap<>();
+  private java.util.function.Consumer<Parameter> onCreate = p -> {};
 
   public ParameterStore(NDManager parent) {
     this.manager = parent.newSubManager();
@@ -46,7 +47,16 @@ public final class ParameterStore implements AutoCloseable {
     Parameter p = new Parameter(name, value);
     p.setTrainable(true);
     params.put(name, p);
+    onCreate.accept(p);
     return p;
+  }
+
+  /**
+   * Called with every parameter right after it is registered, before the next one is created: a sharded run
+   * keeps its slice and frees the full value there, so building the model never holds all of it at once.
+   */
+  public void onCreate(java.util.function.Consumer<Parameter> listener) {
+    this.onCreate = java.util.Objects.requireNonNull(listener);
   }
 
   public Parameter get(String name) {
