@@ -21,7 +21,8 @@ public record JobConfig(
     OutputSection output,
     RuntimeSection runtime,
     ParallelSection parallel,
-    LaunchSection launch) {
+    LaunchSection launch,
+    DashboardSection dashboard) {
 
   /** Trainer fields set from another section: path under {@code training} -> the path that owns it. */
   public static final Map<String, String> DERIVED = Map.ofEntries(
@@ -37,7 +38,7 @@ public record JobConfig(
 
   public static final JobConfig DEFAULTS = new JobConfig(ModelSection.DEFAULTS, DataSection.DEFAULTS,
       TrainingSection.DEFAULTS, OutputSection.DEFAULTS, RuntimeSection.DEFAULTS, ParallelSection.DEFAULTS,
-      LaunchSection.DEFAULTS);
+      LaunchSection.DEFAULTS, DashboardSection.DEFAULTS);
 
   public JobConfig {
     model = model == null ? ModelSection.DEFAULTS : model;
@@ -47,6 +48,7 @@ public record JobConfig(
     runtime = runtime == null ? RuntimeSection.DEFAULTS : runtime;
     parallel = parallel == null ? ParallelSection.DEFAULTS : parallel;
     launch = launch == null ? LaunchSection.DEFAULTS : launch;
+    dashboard = dashboard == null ? DashboardSection.DEFAULTS : dashboard;
     training = aligned(training, model, output, runtime);
   }
 

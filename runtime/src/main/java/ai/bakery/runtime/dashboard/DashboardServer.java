@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The run's web dashboard over Pekko HTTP: {@code /} (a self-contained page, no external resources),
- * {@code /api/state} (the {@link RunState} as JSON), {@code /events} (server-sent events: a {@code state} event on
+ * {@code /api/state} (the {@link RunState} as JSON), {@code /api/samples} (the latest {@link SampleSet}), {@code /events} (server-sent events: a {@code state} event on
  * connect, then one event per change, named by {@link RunMonitor.Event#type()}) and {@code /metrics} (Prometheus
  * text).
  *
@@ -141,11 +141,20 @@ public final class DashboardServer implements AutoCloseable {
   private Route routes() {
     return authorized(concat(
         pathEndOrSingleSlash(() -> get(() -> complete(HttpEntities.create(ContentTypes.TEXT_HTML_UTF8, page)))),
-        pathPrefix("api", () -> path("state", () -> get(() -> complete(
-            HttpEntities.create(ContentTypes.APPLICATION_JSON, json(monitor.snapshot())))))),
+        pathPrefix("api", () -> concat(
+            path("state", () -> get(() -> complete(
+                HttpEntities.create(ContentTypes.APPLICATION_JSON, json(monitor.snapshot()))))),
+            path("samples", () -> get(() -> complete(
+                HttpEntities.create(ContentTypes.APPLICATION_JSON, json(latestSamples()))))))),
         path("events", () -> get(() -> completeOK(events(), EventStreamMarshalling.toEventStream()))),
         path("metrics", () -> get(() -> complete(
             HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, PrometheusText.render(monitor.snapshot())))))));
+  }
+
+  /** The latest samples, or an empty set at step -1 before the first. */
+  private Object latestSamples() {
+    SampleSet s = monitor.latestSamples();
+    return s != null ? s : new SampleSet(-1, java.util.List.of(), null, null, null);
   }
 
   private Route authorized(Route inner) {

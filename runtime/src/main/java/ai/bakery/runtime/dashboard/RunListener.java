@@ -19,6 +19,15 @@ public interface RunListener {
   /** A free-form line for the dashboard's log panel. */
   default void onLog(String level, String logger, String message) {}
 
+  /** The data pipeline's health, reported as the loop learns it. */
+  default void onDataHealth(DataHealth health) {}
+
+  /** The run's planned number of steps. */
+  default void onTotalSteps(long total) {}
+
+  /** New samples drawn from the model during training. */
+  default void onSamples(SampleSet samples) {}
+
   /** The job moved to another state ("starting", "running", "finished", "failed: ..."). */
   default void onJobState(String state) {}
 }

@@ -25,7 +25,7 @@ public final class RunMonitor implements RunListener {
   /**
    * A change: {@code type} is "step" ({@link StepRecord}), "members" (list of {@link Member}), "data"
    * ({@link DataHealth}), "checkpoint" ({@link CheckpointInfo}), "log" ({@link LogLine}) or "job" (a map of
-   * {@code state} and {@code totalSteps}).
+   * {@code state} and {@code totalSteps}) or "samples" ({@link SampleSet}).
    */
   public record Event(String type, Object payload) {}
 
@@ -55,6 +55,7 @@ public final class RunMonitor implements RunListener {
   private long tokensTotal;
   private long skippedSteps;
   private DataHealth data = DataHealth.EMPTY;
+  private SampleSet samples;
 
   public RunMonitor(String job) {
     this(job, Limits.DEFAULT);
@@ -105,6 +106,31 @@ public final class RunMonitor implements RunListener {
       state = newState;
     }
     publishJob();
+  }
+
+  @Override
+  public void onDataHealth(DataHealth health) {
+    setDataHealth(health);
+  }
+
+  @Override
+  public void onTotalSteps(long total) {
+    setTotalSteps(total);
+  }
+
+  @Override
+  public void onSamples(SampleSet s) {
+    synchronized (lock) {
+      samples = s;
+    }
+    publish("samples", s);
+  }
+
+  /** The latest samples, or null before the first. */
+  public SampleSet latestSamples() {
+    synchronized (lock) {
+      return samples;
+    }
   }
 
   /** The planned number of steps, for the progress display. */
