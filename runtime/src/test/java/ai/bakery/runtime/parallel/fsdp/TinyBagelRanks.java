@@ -59,25 +59,7 @@ final class TinyBagelRanks {
 
   /** The first {@code n} packs of the example dataset, as one rank of one would read them. */
   static List<PackedBatch> packs(Path tmp, int n) throws Exception {
-    Path example = tmp.resolve("example");
-    ExampleDataset.write(example, ExampleDataset.Options.DEFAULTS);
-    String yaml = String.join("\n",
-        "model:",
-        "  preset: tiny",
-        "data:",
-        "  dataset_config_file: " + example.resolve("example.yaml"),
-        "  packing:",
-        "    expected_num_tokens: 160",
-        "    max_num_tokens: 448",
-        "    max_num_tokens_per_sample: 384",
-        "    prefer_buffer_before: 80",
-        "    max_buffer_size: 4",
-        "output:",
-        "  results_dir: " + tmp.resolve("run"),
-        "runtime:",
-        "  num_workers: 1",
-        "");
-    JobConfig job = JobConfigLoader.parse(yaml, List.of()).config();
+    JobConfig job = job(tmp, "");
     BagelConfig cfg = config();
     List<PackedBatch> out = new ArrayList<>();
     try (TextTokenizer tokenizer = TrainJob.tokenizer(job.model(), presetDir())) {
@@ -91,6 +73,33 @@ final class TinyBagelRanks {
       }
     }
     return out;
+  }
+
+  /** A tiny-preset job on the example dataset (written under {@code tmp} once), with {@code modelLines} (indented
+   * YAML) added to its model section. */
+  static JobConfig job(Path tmp, String modelLines) throws Exception {
+    Path example = tmp.resolve("example");
+    if (!example.resolve("example.yaml").toFile().isFile()) {
+      ExampleDataset.write(example, ExampleDataset.Options.DEFAULTS);
+    }
+    String yaml = String.join("\n",
+        "model:",
+        "  preset: tiny",
+        modelLines,
+        "data:",
+        "  dataset_config_file: " + example.resolve("example.yaml"),
+        "  packing:",
+        "    expected_num_tokens: 160",
+        "    max_num_tokens: 448",
+        "    max_num_tokens_per_sample: 384",
+        "    prefer_buffer_before: 80",
+        "    max_buffer_size: 4",
+        "output:",
+        "  results_dir: " + tmp.resolve("run"),
+        "runtime:",
+        "  num_workers: 1",
+        "");
+    return JobConfigLoader.parse(yaml, List.of()).config();
   }
 
   static Bagel bagel(ParameterStore store, Init init) {

@@ -1,0 +1,217 @@
+package ai.bakery.runtime.parallel.fsdp;
+
+import ai.bakery.data.pack.PackedBatch;
+import ai.bakery.model.config.ConfigException;
+import ai.bakery.runtime.collective.ParallelDims;
+import ai.bakery.runtime.collective.ProcessMesh;
+import ai.bakery.runtime.config.JobConfig;
+import ai.bakery.runtime.config.ParallelSection;
+import ai.bakery.runtime.config.TrainingSection;
+import ai.bakery.runtime.optim.GradClipper;
+import ai.bakery.runtime.optim.LrSchedule;
+import ai.bakery.runtime.train.StepResult;
+import ai.bakery.runtime.train.TrainJob;
+import ai.bakery.runtime.train.TrainStep;
+import ai.bakery.runtime.train.Trainer;
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One rank of a FULL_SHARD or HYBRID_SHARD job, driven like {@link ai.bakery.runtime.parallel.RankTrainer}:
+ * {@link #compute} a step (collective over the mesh), then {@link #commit} or {@link #abort}. The weights, AdamW
+ * moments and EMA live only as this rank's shards ({@link #state()}); a checkpoint writes those slices.
+ *
+ * <p>Every rank starts from the same weights without a broadcast: seeded initial weights are drawn identically
+ * on every rank, released ones are read from the same files. Ranks as threads of one JVM race on libtorch's
+ * default generator (noise, posterior samples), which is fine for running but not for bit-equal comparisons.
+ */
+public final class ShardedRankTrainer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ShardedRankTrainer.class);
+
+  private final Fsdp.Rank fsdp;
+  private final TrainingSection training;
+  private final LrSchedule schedule;
+  private final TrainStep trainStep;
+  private final NDManager root;
+  private final AutoCloseable owned;
+  private final int rank;
+  private final int world;
+  private TrainStep.Pending pending;
+  private long committedStep = -1;
+
+  private ShardedRankTrainer(Fsdp.Rank fsdp, TrainingSection training, int rank, int world, AutoCloseable owned) {
+    this.fsdp = fsdp;
+    this.training = training;
+    this.rank = rank;
+    this.world = world;
+    this.owned = owned;
+    this.root = NDManager.newBaseManager();
+    this.schedule = new LrSchedule(training.optimizer().lr(), training.schedule());
+    this.trainStep = new TrainStep(fsdp.model(), root, fsdp.update(training.optimizer()),
+        new GradClipper(training.optimizer().maxGradNorm()), training.loop(), training.loop().globalSeed(), rank, world,
+        fsdp.counts(), fsdp.sync());
+  }
+
+  /**
+   * The mesh a sharding strategy asks for over {@code world} ranks: FULL_SHARD shards over all of them,
+   * HYBRID_SHARD within groups of {@code parallel.num_shard}.
+   *
+   * @throws ConfigException naming the field when the strategy or the sizes do not fit
+   */
+  public static ParallelDims dims(ParallelSection parallel, int world) {
+    switch (parallel.shardingStrategy()) {
+      case "FULL_SHARD":
+        return new ParallelDims(world, world);
+      case "HYBRID_SHARD":
+        if (parallel.numShard() > world || world % parallel.numShard() != 0) {
+          throw new ConfigException("parallel.num_shard: " + parallel.numShard() + " must divide the " + world
+              + " ranks of the job for HYBRID_SHARD");
+        }
+        return new ParallelDims(world, parallel.numShard());
+      default:
+        throw new ConfigException("parallel.sharding_strategy: " + parallel.shardingStrategy() + " is not a sharded"
+            + " strategy here (FULL_SHARD or HYBRID_SHARD; NO_SHARD runs as data-parallel ranks)");
+    }
+  }
+
+  /**
+   * Builds the job's model as {@code bakery train} does and shards it over {@code mesh} (the full weights are
+   * freed parameter by parameter as the shards are taken), with the job's freezing, recompute and EMA.
+   */
+  public static ShardedRankTrainer create(JobConfig config, ProcessMesh mesh) {
+    TrainJob.Model built;
+    try {
+      built = TrainJob.buildModel(config);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e.getMessage(), e);
+    }
+    try {
+      TrainingSection training = built.training();
+      Trainer.applyFreezing(built.store(), training.loop());
+      Fsdp.Rank fsdp = Fsdp.apply(built.bagel(), built.vae(), mesh, config.model().gradientCheckpointing(),
+          training.ema().ema());
+      LOG.info("Rank {} of {}: shard {} of {} holds {} MiB of state ({} parameters)", mesh.rank(),
+          mesh.dims().worldSize(), fsdp.state().shardRank(), fsdp.state().shardSize(),
+          fsdp.state().stateBytes() >> 20, built.store().all().size());
+      return new ShardedRankTrainer(fsdp, training, mesh.rank(), mesh.dims().worldSize(), () -> {
+        fsdp.close();
+        built.close();
+      });
+    } catch (RuntimeException e) {
+      built.close();
+      throw e;
+    }
+  }
+
+  /** A rank over sharded pieces built elsewhere ({@code owned} is closed with this trainer; may be null). */
+  public static ShardedRankTrainer of(Fsdp.Rank fsdp, TrainingSection training, int rank, int world,
+      AutoCloseable owned) {
+    return new ShardedRankTrainer(fsdp, training, rank, world, owned);
+  }
+
+  /** Forward and backward of step {@link #nextStep()} with gathers and reduce-scatters, global norm and clip. */
+  public TrainStep.Pending compute(long step, Supplier<PackedBatch> batches) {
+    if (step != committedStep + 1) {
+      throw new IllegalStateException("step " + step + " requested, but the next step of this rank is "
+          + (committedStep + 1));
+    }
+    try {
+      pending = trainStep.compute(step, schedule.lr(step), batches);
+    } catch (RuntimeException | Error e) {
+      fsdp.model().releaseAll();
+      throw e;
+    }
+    return pending;
+  }
+
+  /** Applies the pending step to the shards (AdamW, EMA), or counts it skipped when it was not finite. */
+  public StepResult commit() {
+    if (pending == null) {
+      throw new IllegalStateException("no computed step to commit (next step " + (committedStep + 1) + ")");
+    }
+    TrainStep.Pending p = pending;
+    pending = null;
+    StepResult r = trainStep.apply(p);
+    committedStep = r.step();
+    return r;
+  }
+
+  /** Drops the pending step's gradients; the shards stay at {@link #committedStep()}. */
+  public void abort() {
+    if (pending != null) {
+      TrainStep.Pending p = pending;
+      pending = null;
+      trainStep.discard(p);
+    }
+    fsdp.model().releaseAll();
+  }
+
+  /** Continues the counters of a restored checkpoint (whose slices were loaded into {@link #state()}). */
+  public void restoreCounters(long committedStep, long microStep, long skippedSteps, long tokensSeen) {
+    abort();
+    this.committedStep = committedStep;
+    trainStep.resumeCounters(microStep, skippedSteps, tokensSeen);
+  }
+
+  public long committedStep() {
+    return committedStep;
+  }
+
+  public long nextStep() {
+    return committedStep + 1;
+  }
+
+  public TrainStep.Pending pending() {
+    return pending;
+  }
+
+  /** This rank in the whole job (seeds, data). */
+  public int rank() {
+    return rank;
+  }
+
+  public int worldSize() {
+    return world;
+  }
+
+  /** This rank's shards of weights, AdamW moments and EMA, and its step counts per parameter. */
+  public ShardedState state() {
+    return fsdp.state();
+  }
+
+  public ShardedTrainModel model() {
+    return fsdp.model();
+  }
+
+  public TrainStep trainStep() {
+    return trainStep;
+  }
+
+  public LrSchedule schedule() {
+    return schedule;
+  }
+
+  public TrainingSection training() {
+    return training;
+  }
+
+  @Override
+  public void close() {
+    pending = null;
+    try {
+      root.close();
+    } finally {
+      if (owned != null) {
+        try {
+          owned.close();
+        } catch (Exception e) {
+          LOG.warn("Closing the sharded model failed: {}", e.toString());
+        }
+      }
+    }
+  }
+}
