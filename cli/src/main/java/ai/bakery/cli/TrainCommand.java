@@ -35,7 +35,9 @@ final class TrainCommand {
 
   static Command create() {
     return new LeafCommand("train", "train a BAGEL model from a config file or the reference trainer's flags",
-        Args.Spec.of().option("print-config", "print the resolved config as YAML and exit").withPassThrough()
+        Args.Spec.of().option("print-config", "print the resolved config as YAML and exit")
+            .option("dashboard", "serve the live dashboard on localhost while training (as dashboard.enabled)")
+            .withPassThrough()
             .details(DETAILS),
         TrainCommand::run);
   }
@@ -67,6 +69,11 @@ final class TrainCommand {
       config = job.config().requireRunnable();
     } catch (ConfigException e) {
       throw new UsageException(args.path() + ": " + e.getMessage());
+    }
+    if (args.flag("dashboard")) {
+      JobConfig c = config;
+      config = new JobConfig(c.model(), c.data(), c.training(), c.output(), c.runtime(), c.parallel(), c.launch(),
+          c.dashboard().withEnabled(true));
     }
     LOG.debug("resolved config: {}", config);
     Path results = config.training().loop().resultsDir();

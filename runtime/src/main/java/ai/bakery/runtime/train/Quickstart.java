@@ -5,6 +5,8 @@ import ai.bakery.model.config.ConfigException;
 import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.config.JobConfigLoader;
 import ai.bakery.runtime.config.LoadedJob;
+import ai.bakery.runtime.vae.VaeTrainConfig;
+import ai.bakery.runtime.vae.VaeTrainer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -43,6 +45,7 @@ public final class Quickstart {
     LoadedJob job = JobConfigLoader.load(config, overrides);
     JobConfig c = job.config();
     ensureExample(c);
+    ensureAutoencoder(c, config, out);
     out.println("Training the " + c.model().preset() + " preset for " + stepsOf(c) + " steps (checkpoints in "
         + c.training().checkpoint().checkpointDir() + ", metrics in " + c.training().loop().resultsDir() + ").");
     TrainResult r = TrainJob.run(c);
@@ -56,6 +59,34 @@ public final class Quickstart {
       out.println(r.skippedSteps() + " steps were skipped (non-finite gradients)");
     }
     return s;
+  }
+
+  /** The stage-1 config beside the quickstart's: trains the tiny autoencoder {@code model.vae_path} names. */
+  public static final String VAE_CONFIG = "quickstart-vae.yaml";
+
+  /**
+   * Trains the autoencoder {@code model.vae_path} names when it is missing, with {@value #VAE_CONFIG} from the
+   * config's folder (whose output_dir must be that file's folder).
+   */
+  static void ensureAutoencoder(JobConfig c, Path config, PrintStream out) {
+    String ae = c.model().vaePath();
+    if (ae == null || Files.isRegularFile(Path.of(ae))) {
+      return;
+    }
+    Path vaeConfig = config.toAbsolutePath().getParent().resolve(VAE_CONFIG);
+    if (!Files.isRegularFile(vaeConfig)) {
+      throw new ConfigException("quickstart: model.vae_path " + ae + " is missing and there is no " + vaeConfig
+          + " to train it with");
+    }
+    VaeTrainConfig vc = VaeTrainConfig.load(vaeConfig);
+    Path target = vc.outputDir().resolve(VaeTrainer.WEIGHTS).toAbsolutePath().normalize();
+    if (!target.equals(Path.of(ae).toAbsolutePath().normalize())) {
+      throw new ConfigException("quickstart: " + vaeConfig + " writes " + target + " but model.vae_path is " + ae);
+    }
+    out.println("Stage 1: training the tiny autoencoder (" + vc.steps() + " steps, " + vaeConfig + ").");
+    VaeTrainer.Result r = VaeTrainer.run(vc, ai.bakery.runtime.dashboard.RunListener.NONE);
+    out.println(String.format(Locale.ROOT, "autoencoder reconstruction %.4f -> %.4f, saved to %s", r.evalBefore(),
+        r.evalAfter(), r.weights()));
   }
 
   private static long stepsOf(JobConfig c) {

@@ -12,6 +12,7 @@ import ai.bakery.model.config.BagelConfig;
 import ai.bakery.model.config.ConfigException;
 import ai.bakery.model.io.LoadReport;
 import ai.bakery.model.io.ModelDirectory;
+import ai.bakery.model.io.PretrainedWeights;
 import ai.bakery.model.io.StateDictLoader;
 import ai.bakery.model.nn.Init;
 import ai.bakery.model.tensor.ParameterStore;
@@ -26,6 +27,7 @@ import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.config.ModelSection;
 import ai.bakery.runtime.config.PackingOptions;
 import ai.bakery.runtime.config.TrainingSection;
+import ai.bakery.runtime.infer.RunWatch;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -53,9 +55,12 @@ public final class TrainJob {
 
   /** Trains as configured; returns what was done. */
   public static TrainResult run(JobConfig config) {
-    try (Model built = buildModel(config)) {
+    try (Model built = buildModel(config);
+        RunWatch watch = RunWatch.open(config.dashboard(), config.training().loop().resultsDir().toString(),
+            config.training().loop().resultsDir(), built.bagelConfig(), built.tokenizer(), built.store(),
+            built.vae() == null ? null : built.vaeStore())) {
       try (Trainer trainer = Trainer.builder().setTraining(built.training()).setModel(built.trainModel())
-          .setData(data(config, built, 0, 1)).build()) {
+          .setData(data(config, built, 0, 1)).optHook(watch.hook()).build()) {
         return trainer.run();
       }
     } catch (IOException e) {
@@ -115,6 +120,11 @@ public final class TrainJob {
 
     public Bagel bagel() {
       return bagel;
+    }
+
+    /** The frozen VAE's weights (FLUX names). */
+    public ParameterStore vaeStore() {
+      return vaeStore;
     }
 
     /** The frozen VAE, or null without visual generation. */
@@ -192,6 +202,14 @@ public final class TrainJob {
         vae = new FluxAutoencoder(cfg.vae(), vaeStore, "", load ? Init.forLoading() : Init.seeded(seed + 1),
             Precision.FP32);
         vaeStore.setTrainable(n -> true, false); // frozen: encodes under no-grad, never saved with the model
+        if (!load && ms.vaePath() != null) {
+          // a trained autoencoder for a preset (bakery train vae); a random one makes generation meaningless
+          Path ae = Path.of(ms.vaePath());
+          if (!Files.isRegularFile(ae)) {
+            throw new ConfigException("model.vae_path: " + ae + " not found (train one with ./bakery train vae)");
+          }
+          LOG.info("VAE from {}: {}", ae, PretrainedWeights.loadFluxAe(ae, vaeStore, "", StateDictLoader.strict()));
+        }
       }
       if (load) {
         ModelDirectory dir = ModelDirectory.of(weightsDir);
