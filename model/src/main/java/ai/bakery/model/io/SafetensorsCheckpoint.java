@@ -116,6 +116,15 @@ public final class SafetensorsCheckpoint implements TensorFile {
     return readers.isEmpty() ? Map.of() : readers.get(0).metadata();
   }
 
+  /** Tensor data bytes copied out of the files so far ({@link SafetensorsReader#bytesRead}, summed). */
+  public long bytesRead() {
+    long n = 0;
+    for (SafetensorsReader r : readers) {
+      n += r.bytesRead();
+    }
+    return n;
+  }
+
   @Override
   public void close() {
     RuntimeException first = null;

@@ -79,10 +79,21 @@ public final class ShardedRankTrainer implements AutoCloseable {
   }
 
   /**
-   * Builds the job's model as {@code bakery train} does and shards it over {@code mesh} (the full weights are
-   * freed parameter by parameter as the shards are taken), with the job's freezing, recompute and EMA.
+   * Builds the job's model and shards it over {@code mesh}, with the job's freezing, recompute and EMA. Released
+   * weights ({@code model_path} + {@code finetune_from_hf}) are read slice by slice into a model that never holds
+   * more than one full parameter ({@link ShardedStart}); seeded initial weights (a preset) are drawn whole, as
+   * {@code bakery train} does, and freed parameter by parameter as the shards are taken.
    */
   public static ShardedRankTrainer create(JobConfig config, ProcessMesh mesh) {
+    if (ShardedStart.startsFromReleasedWeights(config)) {
+      ShardedStart start;
+      try {
+        start = ShardedStart.open(config, mesh);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e.getMessage(), e);
+      }
+      return new ShardedRankTrainer(start.rank(), start.training(), mesh.rank(), mesh.dims().worldSize(), start);
+    }
     TrainJob.Model built;
     try {
       built = TrainJob.buildModel(config);

@@ -1,0 +1,169 @@
+package ai.bakery.runtime.parallel.fsdp;
+
+import ai.bakery.data.text.TextTokenizer;
+import ai.bakery.model.attention.EagerAttention;
+import ai.bakery.model.attention.SdpaAttention;
+import ai.bakery.model.bagel.Bagel;
+import ai.bakery.model.config.BagelConfig;
+import ai.bakery.model.config.ConfigException;
+import ai.bakery.model.io.BagelCheckpointAdapter;
+import ai.bakery.model.io.ModelDirectory;
+import ai.bakery.model.io.SafetensorsCheckpoint;
+import ai.bakery.model.io.StateDictLoader;
+import ai.bakery.model.nn.Init;
+import ai.bakery.model.tensor.BF16Precision;
+import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.tensor.Precision;
+import ai.bakery.model.vae.FluxAutoencoder;
+import ai.bakery.runtime.checkpoint.CheckpointConfig;
+import ai.bakery.runtime.checkpoint.CheckpointManager;
+import ai.bakery.runtime.collective.ProcessMesh;
+import ai.bakery.runtime.config.JobConfig;
+import ai.bakery.runtime.config.ModelSection;
+import ai.bakery.runtime.config.TrainingSection;
+import ai.bakery.runtime.train.TrainJob;
+import ai.bakery.runtime.train.Trainer;
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A sharded rank's start from released weights ({@code model_path} + {@code finetune_from_hf}) without ever
+ * holding the whole model: the BAGEL is built with a {@link PreSharder} on its store (each parameter sliced and
+ * freed as it is created), then each slice is read from the memory-mapped checkpoint by its element range. Only
+ * the frozen VAE (small, replicated) is loaded whole.
+ */
+public final class ShardedStart implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ShardedStart.class);
+
+  private final NDManager base;
+  private final ParameterStore store;
+  private final ParameterStore vaeStore;
+  private final TextTokenizer tokenizer;
+  private Fsdp.Rank rank;
+  private TrainingSection training;
+  private ShardedLoader.Report report;
+  private long bytesRead;
+
+  private ShardedStart(TextTokenizer tokenizer) {
+    this.tokenizer = tokenizer;
+    this.base = NDManager.newBaseManager();
+    this.store = new ParameterStore(base);
+    this.vaeStore = new ParameterStore(base);
+  }
+
+  /** Whether the job starts from a released model folder (the case this class handles). */
+  public static boolean startsFromReleasedWeights(JobConfig config) {
+    ModelSection ms = config.model();
+    CheckpointConfig ck = config.training().checkpoint();
+    boolean resuming = ck.autoResume() && CheckpointManager.latestComplete(ck.checkpointDir()).isPresent();
+    return ms.preset() == null && ms.modelPath() != null && ck.finetuneFromHf() && !resuming;
+  }
+
+  /** Builds this rank's shards of the job's model from its released weights. */
+  public static ShardedStart open(JobConfig config, ProcessMesh mesh) throws IOException {
+    if (!startsFromReleasedWeights(config)) {
+      throw new IllegalArgumentException("the job does not start from released weights (model_path +"
+          + " finetune_from_hf, no checkpoint to resume)");
+    }
+    config.requireRunnable();
+    ModelSection ms = config.model();
+    CheckpointConfig ck = config.training().checkpoint();
+    Path weightsDir = ck.resumeFrom() != null ? ck.resumeFrom() : Path.of(ms.modelPath());
+    Path modelDir = TrainJob.modelDir(ms);
+    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
+    cfg = cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
+        cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
+    long seed = config.training().loop().globalSeed();
+    ShardedStart s = new ShardedStart(TrainJob.tokenizer(ms, modelDir));
+    try {
+      if (s.tokenizer.vocabSize() > cfg.llm().vocabSize()) {
+        throw new ConfigException("model: the tokenizer has " + s.tokenizer.vocabSize() + " tokens but the LLM's"
+            + " vocab_size is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
+      }
+      Precision precision = ms.bf16() ? BF16Precision.INSTANCE : Precision.FP32;
+      Bagel bagel;
+      try (PreSharder pre = PreSharder.install(s.store, mesh.shard().rank(), mesh.shard().worldSize())) {
+        bagel = new Bagel(cfg, s.store, Init.forLoading(), precision);
+        if (ms.nsa() != null) {
+          bagel.languageModel().enableNsa(ms.nsa(), Init.seeded(seed + 2)); // a checkpoint holding them overwrites
+        }
+        bagel.setAttentionKernel(ms.attnImplementation().equals("eager") ? new EagerAttention() : new SdpaAttention());
+        FluxAutoencoder vae = null;
+        ModelDirectory dir = ModelDirectory.of(weightsDir);
+        if (cfg.visualGen()) {
+          vae = new FluxAutoencoder(cfg.vae(), s.vaeStore, "", Init.forLoading(), Precision.FP32);
+          s.vaeStore.setTrainable(n -> true, false);
+          LOG.info("VAE from {}: {}", weightsDir, dir.loadVae(s.vaeStore, "", StateDictLoader.nonStrict()));
+        }
+        s.training = withoutWeightSource(config.training());
+        Trainer.applyFreezing(s.store, s.training.loop());
+        s.rank = Fsdp.apply(bagel, vae, mesh.shard(), mesh.replicate(), ms.gradientCheckpointing(), Double.NaN, pre);
+      }
+      try (SafetensorsCheckpoint ckpt = dir(weightsDir).openWeights(ck.finetuneFromEma())) {
+        Map<String, ai.bakery.model.io.TensorSource> source =
+            new LinkedHashMap<>(BagelCheckpointAdapter.model(ckpt.tensors()).tensors());
+        source.keySet().removeIf(StateDictLoader.FIXED_POS_EMBED); // recomputed tables, as the loader skips them
+        s.report = ShardedLoader.load(source, s.rank.state().params(), false);
+        s.bytesRead = ckpt.bytesRead();
+      }
+      s.report.missing().stream().filter(n -> !StateDictLoader.FIXED_POS_EMBED.test(n)).findFirst()
+          .ifPresent(n -> LOG.warn("{} parameter(s) not in {} (kept at their initial values), first {}",
+              s.report.missing().size(), weightsDir, n));
+      s.rank.state().startEma(s.training.ema().ema());
+      LOG.info("Rank {}: loaded {} slices ({} MiB read) from {}", mesh.rank(), s.report.loaded(), s.bytesRead >> 20,
+          weightsDir);
+      return s;
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  private static ModelDirectory dir(Path p) {
+    return ModelDirectory.of(p);
+  }
+
+  /** The job's training section without the weight source this start already loaded (as TrainJob does). */
+  private static TrainingSection withoutWeightSource(TrainingSection t) {
+    CheckpointConfig ck = t.checkpoint();
+    CheckpointConfig stripped = new CheckpointConfig(ck.checkpointDir(), ck.saveEvery(), ck.autoResume(), null, false,
+        false, false, ck.keepLast());
+    return new TrainingSection(t.optimizer(), t.schedule(), t.ema(), stripped, t.loop());
+  }
+
+  public Fsdp.Rank rank() {
+    return rank;
+  }
+
+  public TrainingSection training() {
+    return training;
+  }
+
+  /** Slices loaded and parameters the checkpoint lacked. */
+  public ShardedLoader.Report report() {
+    return report;
+  }
+
+  /** Tensor bytes this rank read from the checkpoint. */
+  public long bytesRead() {
+    return bytesRead;
+  }
+
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  @Override
+  public void close() {
+    try (TextTokenizer t = tokenizer; NDManager b = base; ParameterStore st = store; ParameterStore v = vaeStore) {
+      if (rank != null) {
+        rank.close();
+      }
+    }
+  }
+}
