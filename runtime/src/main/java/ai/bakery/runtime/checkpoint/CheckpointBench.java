@@ -22,8 +22,8 @@ import java.util.Map;
 /**
  * The checkpoint half of {@code bakery bench recovery}: for each preset, how long a sharded save stalls the
  * training step (the snapshot to host memory) next to the whole save (until {@code COMPLETE} is durable) and to
- * the preset's training step measured in the same run, plus how long a survivor takes to read its shard back
- * after losing one rank. The state saved is the real model's weights, EMA and both AdamW moments.
+ * the preset's training step measured in the same run, plus how long a survivor takes to verify the checkpoint's
+ * checksums and read its shard back after losing one rank. The state saved is the real model's weights, EMA and both AdamW moments.
  *
  * <p>The ranks of a world run in this one process: each rank's stall is its own snapshot (ranks snapshot in
  * parallel in a real job), while the save time spans all ranks' writes sharing this machine's disk, so it is an

@@ -414,7 +414,7 @@ public final class CheckpointManager {
       throw new CheckpointException(dir + " is damaged: " + problem.get());
     }
     LOG.info("Loading sharded checkpoint from {}{}.", dir, plan.modelOnly() ? " (weights only)" : "");
-    try (ShardedReader reader = ShardedReader.open(dir)) {
+    try (ShardedReader reader = ShardedReader.open(dir, false)) { // checked just above
       String modelGroup = plan.modelFromEma() ? EMA : MODEL;
       if (!reader.groups().contains(modelGroup)) {
         throw new CheckpointException(dir + ": no " + modelGroup + " tensors to load"

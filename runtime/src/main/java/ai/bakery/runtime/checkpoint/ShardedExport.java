@@ -52,7 +52,7 @@ public final class ShardedExport {
         }
         return written;
       }
-      try (ShardedReader reader = ShardedReader.open(stepDir, true)) {
+      try (ShardedReader reader = ShardedReader.open(stepDir)) {
         for (String group : List.of(CheckpointManager.MODEL, CheckpointManager.EMA)) {
           if (reader.groups().contains(group)) {
             Path f = outDir.resolve(group + ".safetensors");

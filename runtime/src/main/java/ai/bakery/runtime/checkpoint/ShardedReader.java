@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * {@code ShardRange.of(numel, r', w')} of each tensor and gets it from the overlapping slices of the saved ranks'
  * part files, memory-mapped window by window, touching only the overlapping bytes. A world of 1 gets full tensors.
  *
- * <p>Opening checks the {@code COMPLETE} marker and every file's size (cheap); the data checksums are checked by
- * {@link CheckpointManager#latestComplete} when a checkpoint is chosen, or here with {@code verifyData}.
+ * <p>Opening checks the {@code COMPLETE} marker, every file's size and (unless told the folder was just verified)
+ * every part's CRC32C; the reads themselves then touch only the overlapping bytes.
  */
 public final class ShardedReader implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ShardedReader.class);
@@ -93,12 +93,18 @@ public final class ShardedReader implements AutoCloseable {
     }
   }
 
-  /** Opens a committed step folder; fails naming the reason when it is not loadable. */
+  /**
+   * Opens a committed step folder after checking every file's checksum; fails naming the reason when it is not
+   * loadable.
+   */
   public static ShardedReader open(Path stepDir) {
-    return open(stepDir, false);
+    return open(stepDir, true);
   }
 
-  /** As {@link #open(Path)}; with {@code verifyData} every part file's CRC32C is checked first. */
+  /**
+   * As {@link #open(Path)}; without {@code verifyData} only sizes and the small files' checksums are checked (for a
+   * folder just chosen by {@link CheckpointManager#latestComplete}, which checked them all).
+   */
   public static ShardedReader open(Path stepDir, boolean verifyData) {
     Optional<String> problem = ShardedCheckpoint.problem(stepDir, verifyData);
     if (problem.isPresent()) {
