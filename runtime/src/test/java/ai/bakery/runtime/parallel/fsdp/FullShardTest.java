@@ -64,9 +64,9 @@ class FullShardTest {
 
   @Test
   void twoRankFullShardEqualsOneProcess() throws Exception {
-    Run single = singleProcess(2);
-    List<Run> ranks = TinyBagelRanks.runRanks(new ParallelDims(2, 2), (rank, mesh) -> shardedRank(rank, 2, mesh));
-    Run sharded = merge(ranks);
+    Run single = singleProcess(packs, 2, STEPS);
+    List<Run> ranks = TinyBagelRanks.runRanks(new ParallelDims(2, 2), (rank, mesh) -> shardedRank(packs, STEPS, mesh));
+    Run sharded = merge(ranks, STEPS);
 
     for (int s = 0; s < STEPS; s++) {
       double[] a = single.losses().get(s);
@@ -113,7 +113,7 @@ class FullShardTest {
   }
 
   /** One process, {@code world} micro-batches per step (the ranks' packs of the step), gradient checkpointing on. */
-  static Run singleProcess(int world) {
+  static Run singleProcess(List<PackedBatch> packs, int world, int steps) {
     try (NDManager root = NDManager.newBaseManager(); ParameterStore store = new ParameterStore(root);
         ParameterStore vaeStore = new ParameterStore(root)) {
       Bagel bagel = TinyBagelRanks.bagel(store, Init.seeded(TinyBagelRanks.SEED));
@@ -124,7 +124,7 @@ class FullShardTest {
             0, 1, TinyBagelRanks.groupCounts(packs, world), GradientSync.LOCAL);
         int[] next = {0};
         List<double[]> losses = new ArrayList<>();
-        for (int s = 0; s < STEPS; s++) {
+        for (int s = 0; s < steps; s++) {
           StepResult r = step.run(s, LR, () -> packs.get(next[0]++));
           losses.add(new double[] {r.ce(), r.mse(), r.gradNorm()});
         }
@@ -147,17 +147,18 @@ class FullShardTest {
             expAvg.put(e.getKey().substring(0, e.getKey().length() - AdamW.EXP_AVG.length()), e.getValue().toFloatArray());
           }
         }
-        Map<String, Long> steps = new LinkedHashMap<>();
+        Map<String, Long> adamSteps = new LinkedHashMap<>();
         for (Parameter p : store.all().values()) {
-          steps.put(p.name(), st.steps().getOrDefault(p.name(), 0L));
+          adamSteps.put(p.name(), st.steps().getOrDefault(p.name(), 0L));
         }
-        return new Run(losses, params, expAvg, emaOut, steps, bytes, 0, 0, store.all().size());
+        return new Run(losses, params, expAvg, emaOut, adamSteps, bytes, 0, 0, store.all().size());
       }
     }
   }
 
-  /** One FULL_SHARD rank: rank {@code rank} takes pack {@code step * world + rank} of every step. */
-  static Run shardedRank(int rank, int world, ai.bakery.runtime.collective.ProcessMesh mesh) {
+  /** One sharded rank of {@code mesh}: rank {@code r} of {@code w} takes pack {@code step * w + r} of every step. */
+  static Run shardedRank(List<PackedBatch> packs, int steps, ai.bakery.runtime.collective.ProcessMesh mesh) {
+    int world = mesh.dims().worldSize();
     try (NDManager root = NDManager.newBaseManager(); ParameterStore store = new ParameterStore(root);
         ParameterStore vaeStore = new ParameterStore(root)) {
       Bagel bagel = TinyBagelRanks.bagel(store, Init.seeded(TinyBagelRanks.SEED));
@@ -169,7 +170,7 @@ class FullShardTest {
             mesh.rank(), world, fsdp.counts(), fsdp.sync());
         List<double[]> losses = new ArrayList<>();
         fsdp.state().resetPeaks();
-        for (int s = 0; s < STEPS; s++) {
+        for (int s = 0; s < steps; s++) {
           int at = s * world + mesh.rank();
           StepResult r = step.run(s, LR, () -> packs.get(at));
           losses.add(new double[] {r.ce(), r.mse(), r.gradNorm()});
@@ -195,13 +196,13 @@ class FullShardTest {
   }
 
   /** The ranks' slices put back into whole tensors. */
-  static Run merge(List<Run> ranks) {
+  static Run merge(List<Run> ranks, int steps) {
     Map<String, float[]> params = join(ranks, Run::params);
     Map<String, float[]> expAvg = join(ranks, Run::expAvg);
     Map<String, float[]> ema = join(ranks, Run::ema);
     Run first = ranks.get(0);
     for (Run r : ranks) {
-      for (int s = 0; s < STEPS; s++) {
+      for (int s = 0; s < steps; s++) {
         assertEquals(first.losses().get(s)[0], r.losses().get(s)[0], "every rank logs the same ce");
         assertEquals(first.losses().get(s)[2], r.losses().get(s)[2], "every rank sees the same grad norm");
       }
