@@ -133,7 +133,7 @@ public final class ShardedRankTrainer implements AutoCloseable {
     try {
       pending = trainStep.compute(step, schedule.lr(step), batches);
     } catch (RuntimeException | Error e) {
-      fsdp.model().releaseAll();
+      fsdp.model().reset();
       throw e;
     }
     return pending;
@@ -158,7 +158,7 @@ public final class ShardedRankTrainer implements AutoCloseable {
       pending = null;
       trainStep.discard(p);
     }
-    fsdp.model().releaseAll();
+    fsdp.model().reset();
   }
 
   /** Continues the counters of a restored checkpoint (whose slices were loaded into {@link #state()}). */

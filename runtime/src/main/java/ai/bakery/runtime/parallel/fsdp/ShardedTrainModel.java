@@ -249,7 +249,24 @@ public final class ShardedTrainModel implements TrainModel, SegmentListener {
     state.reduceScatter(u);
   }
 
-  /** Frees every gathered unit without touching gradients (after a failure, or after an evaluation). */
+  /**
+   * Forgets a step that will not be finished (aborted, or failed): frees every gathered unit and drops the
+   * schedule without the stand-in collectives a pending backward would otherwise issue, since the other ranks
+   * abandon the step too. Gradients are the sync's to clear.
+   */
+  public void reset() {
+    if (recompute != null) {
+      recompute.discard();
+    }
+    backwardPending = false;
+    backwardPlan = List.of();
+    backwardDone = 0;
+    forwardPlan = List.of();
+    forwardDone = 0;
+    releaseAll();
+  }
+
+  /** Frees every gathered unit without touching gradients (after an evaluation). */
   public void releaseAll() {
     for (ShardUnit u : state.units()) {
       state.release(u);
