@@ -123,8 +123,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   private String failure;
   private boolean announcedEnd;
 
-  /** Shards and workers register again every few seconds; a new coordinator waits that long before placing. */
-  static final long PLACEMENT_WAIT = 5_000;
+  /** A shard asked to start and not registered after this long is asked for again (its host may be gone). */
+  static final long PLACEMENT_WAIT = 60_000;
 
   private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, JobPolicy policy, JobStore store,
       Duration tickEvery, List<String> dataShards, int maxFailedSteps) {
@@ -195,7 +195,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   /** Starts each of the job's shards that runs nowhere, once data nodes are known and registrations had time. */
   private void placeShards() {
     long now = System.currentTimeMillis();
-    if (hosts.isEmpty() || now - startedAt < Math.min(PLACEMENT_WAIT, 2 * Worker.REREGISTER.toMillis()) || failure != null) {
+    // shards and workers register again every few seconds: a new coordinator first waits for those of its job
+    if (hosts.isEmpty() || now - startedAt < 2 * Worker.REREGISTER.toMillis() || failure != null) {
       return;
     }
     for (String shard : dataShards) {

@@ -25,6 +25,8 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   /** Start (or restart) shard {@code shard} from {@code position}, numbering batches from {@code fromSeq}. */
   public record StartShard(String shard, long fromSeq, String position, Set<Long> skip) implements Command {}
 
+  private record ShardStopped(String shard, ActorRef<DataShard.Command> ref) implements Command {}
+
   /** The job is over: stop every shard and this host. */
   public enum JobDone implements Command {
     INSTANCE
@@ -45,6 +47,7 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   private final BatchSource.Factory sources;
   private final BatchStore store;
   private final String flight;
+  private final java.util.Map<String, ActorRef<DataShard.Command>> running = new java.util.HashMap<>();
   private int incarnation;
 
   private ShardHost(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator,
@@ -61,6 +64,10 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(StartShard.class, this::onStart)
+        .onMessage(ShardStopped.class, m -> {
+          running.remove(m.shard(), m.ref());
+          return this;
+        })
         .onMessage(JobDone.class, m -> {
           getContext().getLog().info("job finished: data shards stop");
           return Behaviors.stopped();
@@ -69,10 +76,18 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   }
 
   private Behavior<Command> onStart(StartShard m) {
+    if (running.containsKey(m.shard())) {
+      // an order repeated while the shard was starting: it registers with the coordinator on its own
+      getContext().getLog().info("data shard {} already runs here", m.shard());
+      return this;
+    }
     try {
       BatchSource source = sources.open(m.shard(), m.position());
-      getContext().spawn(DataShard.create(m.shard(), coordinator, source, store, m.fromSeq(), m.skip(), flight),
+      ActorRef<DataShard.Command> shard = getContext().spawn(
+          DataShard.create(m.shard(), coordinator, source, store, m.fromSeq(), m.skip(), flight),
           "shard-" + m.shard() + "-" + (incarnation++));
+      running.put(m.shard(), shard);
+      getContext().watchWith(shard, new ShardStopped(m.shard(), shard));
       getContext().getLog().info("data shard {} started at batch {}", m.shard(), m.fromSeq());
     } catch (Exception e) {
       getContext().getLog().error("cannot open data shard {} at {}: {}", m.shard(), m.position(), e.toString());

@@ -1,0 +1,376 @@
+package ai.bakery.actors.launch;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A whole cluster job on this machine ({@code bakery cluster up}): a coordinator, {@code M} data nodes and
+ * {@code N} workers, each its own JVM on loopback, started from this JVM's class path. Their output is
+ * forwarded line by line with the node's name in front; closing stops them all (SIGTERM, then SIGKILL after
+ * a grace period).
+ *
+ * <p>The job's Flight token is made here (random, in {@code <job-dir>/job.token}, owner-only) and handed to the
+ * nodes as a file, never on a command line.
+ */
+public final class LocalCluster implements AutoCloseable {
+  /**
+   * @param workers worker JVMs (ranks)
+   * @param dataShards data-node JVMs, one data shard each
+   * @param minWorkers the job waits below this many workers
+   * @param jobDir the job's state, token and exported weights
+   * @param heap each node's -Xmx
+   * @param export where workers write their final weights (null: nowhere)
+   * @param jvmArgs further flags of every node's JVM
+   * @param config the job's YAML
+   * @param overrides its overrides
+   */
+  public record Options(int workers, int dataShards, int minWorkers, Path jobDir, String heap, Path export,
+      List<String> jvmArgs, Path config, List<String> overrides) {
+    public Options {
+      if (workers < 1) {
+        throw new IllegalArgumentException("--workers must be >= 1, got " + workers);
+      }
+      if (dataShards < 1) {
+        throw new IllegalArgumentException("--data-shards must be >= 1, got " + dataShards);
+      }
+      if (minWorkers < 1 || minWorkers > workers) {
+        throw new IllegalArgumentException("--min-workers must be in 1.." + workers + ", got " + minWorkers);
+      }
+      if (config == null || !Files.isRegularFile(config)) {
+        throw new IllegalArgumentException("<config>: " + config + ": config file not found");
+      }
+      overrides = List.copyOf(overrides);
+      jvmArgs = List.copyOf(jvmArgs);
+    }
+
+    /** {@code --workers N --data-shards M [--min-workers K] [--job-dir D] [--heap 2g] [--export D] <config> ...}. */
+    public static Options parse(List<String> args) {
+      Map<String, String> given = new LinkedHashMap<>();
+      int i = 0;
+      List<String> known = List.of("workers", "data-shards", "min-workers", "job-dir", "heap", "export");
+      while (i < args.size() && args.get(i).startsWith("--")) {
+        String a = args.get(i).substring(2);
+        String value;
+        int eq = a.indexOf('=');
+        if (eq >= 0) {
+          value = a.substring(eq + 1);
+          a = a.substring(0, eq);
+          i++;
+        } else {
+          if (i + 1 >= args.size()) {
+            throw new IllegalArgumentException("--" + a + " needs a value");
+          }
+          value = args.get(i + 1);
+          i += 2;
+        }
+        if (!known.contains(a)) {
+          throw new IllegalArgumentException("unknown option --" + a + " (options: --" + String.join(", --", known)
+              + "; config overrides go after <config>)");
+        }
+        given.put(a, value);
+      }
+      if (i >= args.size()) {
+        throw new IllegalArgumentException("missing <config>: the job's YAML file, after the options");
+      }
+      Path config = Path.of(args.get(i));
+      int workers = number(given, "workers", "2");
+      Path jobDir = Path.of(given.getOrDefault("job-dir", "cluster-job"));
+      return new Options(workers, number(given, "data-shards", "1"), number(given, "min-workers", "1"), jobDir,
+          given.getOrDefault("heap", "2g"), given.containsKey("export") ? Path.of(given.get("export")) : null,
+          NodeOptions.split(System.getenv().getOrDefault("BAKERY_NODE_JAVA_OPTS", "").replace(' ', ',')),
+          config, args.subList(i + 1, args.size()));
+    }
+
+    private static int number(Map<String, String> given, String key, String dflt) {
+      String v = given.getOrDefault(key, dflt);
+      try {
+        return Integer.parseInt(v.trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--" + key + ": '" + v + "' is not a whole number");
+      }
+    }
+  }
+
+  /** Settings of nodes sharing one machine's cores, written to {@code <job-dir>/local-node.conf}. */
+  static final String LOCAL_CONF = "local-node.conf";
+
+  static final String LOCAL_SETTINGS = String.join("\n",
+      "# Written by bakery cluster up: every node shares this machine's cores, and a node starved for a few",
+      "# seconds (model building, JIT, GC) must not be taken for dead. A killed node is still noticed in ~15 s.",
+      "pekko.cluster.failure-detector.acceptable-heartbeat-pause = 10 s",
+      "pekko.cluster.failure-detector.heartbeat-interval = 1 s",
+      "");
+
+  private final Options options;
+  private final PrintStream out;
+  private final Map<String, Process> nodes = new LinkedHashMap<>();
+  private final Map<String, List<String>> lines = new LinkedHashMap<>();
+  private final List<Thread> pumps = new ArrayList<>();
+  private int seedPort;
+
+  public LocalCluster(Options options, PrintStream out) {
+    this.options = options;
+    this.out = out;
+  }
+
+  /** Runs a job to its end from a command line; returns the exit status (0: the job finished). */
+  public static int run(List<String> args, PrintStream out) {
+    Options o;
+    try {
+      o = Options.parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("bakery cluster up: " + e.getMessage());
+      return 2;
+    }
+    LocalCluster cluster = new LocalCluster(o, out);
+    Thread hook = new Thread(cluster::close, "bakery-cluster-teardown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      cluster.start();
+      int status = cluster.await(Long.MAX_VALUE);
+      out.println(status == 0 ? "cluster job finished" : "cluster job failed (status " + status + ")");
+      return status;
+    } catch (IOException e) {
+      System.err.println("bakery cluster up: " + e.getMessage());
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 130;
+    } finally {
+      cluster.close();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // shutting down already
+      }
+    }
+  }
+
+  /** Starts the coordinator, the data nodes and the workers. */
+  public synchronized void start() throws IOException {
+    Files.createDirectories(options.jobDir());
+    writeToken(options.jobDir().resolve("job.token"));
+    Files.writeString(options.jobDir().resolve(LOCAL_CONF), LOCAL_SETTINGS, StandardCharsets.UTF_8);
+    seedPort = freePort();
+    spawn("coordinator", List.of("--role", "coordinator", "--port", Integer.toString(seedPort), "--job-dir",
+        options.jobDir().toString(), "--min-workers", Integer.toString(options.minWorkers()), "--max-workers",
+        Integer.toString(options.workers())));
+    for (int i = 0; i < options.dataShards(); i++) {
+      spawn("data-" + i, List.of("--role", "data"));
+    }
+    for (int i = 0; i < options.workers(); i++) {
+      startWorker("worker-" + i);
+    }
+  }
+
+  /** Starts a worker JVM named {@code name} (also its worker id), e.g. a replacement for a lost one. */
+  public synchronized void startWorker(String name) throws IOException {
+    List<String> args = new ArrayList<>(List.of("--role", "worker", "--id", name));
+    if (options.export() != null) {
+      args.addAll(List.of("--export", options.export().toString()));
+    }
+    spawn(name, args);
+  }
+
+  /** SIGKILL: the node vanishes without notice. */
+  public synchronized void kill(String name) {
+    node(name).destroyForcibly();
+  }
+
+  /** SIGTERM: a preemption notice (a worker leaves after its step). */
+  public synchronized void stop(String name) {
+    node(name).destroy();
+  }
+
+  /** The node's output so far. */
+  public List<String> lines(String name) {
+    synchronized (lines) {
+      return List.copyOf(lines.getOrDefault(name, List.of()));
+    }
+  }
+
+  public synchronized Process node(String name) {
+    Process p = nodes.get(name);
+    if (p == null) {
+      throw new IllegalArgumentException("no node " + name + " (nodes: " + nodes.keySet() + ")");
+    }
+    return p;
+  }
+
+  /**
+   * Waits for the coordinator to end the job, then for the other nodes to stop (they are killed after 60 s).
+   * Fails the job when every worker, or every data node, has stopped while the coordinator still runs.
+   *
+   * @return the coordinator's status (0: finished), 1 for a job that cannot go on, -1 on timeout
+   */
+  public int await(long timeoutMillis) throws InterruptedException {
+    long end = timeoutMillis == Long.MAX_VALUE ? Long.MAX_VALUE : System.currentTimeMillis() + timeoutMillis;
+    Process coordinator = node("coordinator");
+    long orphanedSince = 0;
+    while (!coordinator.waitFor(200, TimeUnit.MILLISECONDS)) {
+      if (System.currentTimeMillis() > end) {
+        return -1;
+      }
+      boolean noWorker = allStopped("worker");
+      boolean noData = allStopped("data-");
+      if (noWorker || noData) {
+        // workers exit right after the job's end, a moment before the coordinator: give it time to say so
+        orphanedSince = orphanedSince == 0 ? System.currentTimeMillis() : orphanedSince;
+        if (System.currentTimeMillis() - orphanedSince > 15_000) {
+          say("cluster", "every " + (noWorker ? "worker" : "data node") + " has stopped; the job cannot go on");
+          return 1;
+        }
+      } else {
+        orphanedSince = 0;
+      }
+    }
+    int status = coordinator.exitValue();
+    long grace = System.currentTimeMillis() + 60_000;
+    for (Process p : snapshot()) {
+      long left = Math.max(1, grace - System.currentTimeMillis());
+      if (!p.waitFor(left, TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+      }
+    }
+    return status;
+  }
+
+  private synchronized boolean allStopped(String prefix) {
+    return nodes.entrySet().stream().filter(e -> e.getKey().startsWith(prefix))
+        .noneMatch(e -> e.getValue().isAlive());
+  }
+
+  private synchronized List<Process> snapshot() {
+    return new ArrayList<>(nodes.values());
+  }
+
+  private void spawn(String name, List<String> roleArgs) throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xmx" + options.heap());
+    if (options.jvmArgs().stream().noneMatch(a -> a.startsWith("-XX:+Use") && a.endsWith("GC"))) {
+      cmd.add("-XX:+UseParallelGC");
+    }
+    cmd.add("--add-opens=java.base/java.nio=ALL-UNNAMED");
+    cmd.add("-Dai.djl.offline=true");
+    cmd.add("-Dio.netty.tryReflectionSetAccessible=true");
+    cmd.addAll(options.jvmArgs());
+    for (String prop : List.of("bakery.home", "logback.configurationFile")) {
+      if (System.getProperty(prop) != null) {
+        cmd.add("-D" + prop + "=" + System.getProperty(prop));
+      }
+    }
+    cmd.add("-cp");
+    cmd.add(classPath());
+    cmd.add(ClusterNode.class.getName());
+    cmd.addAll(roleArgs);
+    cmd.addAll(List.of("--seed", "127.0.0.1:" + seedPort, "--data-shards", Integer.toString(options.dataShards()),
+        "--token-file", options.jobDir().resolve("job.token").toString(),
+        "--node-config", options.jobDir().resolve(LOCAL_CONF).toString()));
+    cmd.add(options.config().toString());
+    cmd.addAll(options.overrides());
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    Process p = pb.start();
+    nodes.put(name, p);
+    synchronized (lines) {
+      lines.put(name, new CopyOnWriteArrayList<>());
+    }
+    Thread pump = new Thread(() -> forward(name, p), "bakery-cluster-out-" + name);
+    pump.setDaemon(true);
+    pump.start();
+    pumps.add(pump);
+    say("cluster", "started " + name + " (pid " + p.pid() + ")");
+  }
+
+  private void forward(String name, Process p) {
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      for (String line = r.readLine(); line != null; line = r.readLine()) {
+        List<String> mine;
+        synchronized (lines) {
+          mine = lines.get(name);
+        }
+        mine.add(line);
+        say(name, line);
+      }
+    } catch (IOException e) {
+      // the process is gone
+    }
+    try {
+      say("cluster", name + " exited with status " + p.waitFor());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void say(String who, String line) {
+    synchronized (out) {
+      out.println("[" + who + "] " + line);
+    }
+  }
+
+  /** The class path this JVM runs with (under Surefire, the test class path rather than its booter jar). */
+  static String classPath() {
+    String surefire = System.getProperty("surefire.test.class.path");
+    return surefire != null && !surefire.isBlank() ? surefire : System.getProperty("java.class.path");
+  }
+
+  private static void writeToken(Path file) throws IOException {
+    if (Files.isRegularFile(file) && Files.size(file) > 0) {
+      return;
+    }
+    byte[] raw = new byte[32];
+    new SecureRandom().nextBytes(raw);
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.deleteIfExists(tmp);
+    try {
+      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    } catch (UnsupportedOperationException e) {
+      Files.createFile(tmp);
+    }
+    Files.writeString(tmp, HexFormat.of().formatHex(raw), StandardCharsets.UTF_8);
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** Stops every node still running: SIGTERM, then SIGKILL after 20 s. */
+  @Override
+  public void close() {
+    List<Process> all = snapshot();
+    for (Process p : all) {
+      if (p.isAlive()) {
+        p.destroy();
+      }
+    }
+    long end = System.currentTimeMillis() + 20_000;
+    for (Process p : all) {
+      try {
+        if (!p.waitFor(Math.max(1, end - System.currentTimeMillis()), TimeUnit.MILLISECONDS)) {
+          p.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        p.destroyForcibly();
+      }
+    }
+  }
+}

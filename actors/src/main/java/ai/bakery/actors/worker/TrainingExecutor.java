@@ -1,0 +1,305 @@
+package ai.bakery.actors.worker;
+
+import ai.bakery.actors.flight.BatchFlightClient;
+import ai.bakery.actors.flight.BatchPrefetcher;
+import ai.bakery.actors.job.BatchId;
+import ai.bakery.actors.security.NodeIdentity;
+import ai.bakery.data.pack.PackedBatch;
+import ai.bakery.data.pack.PackedBatchArrow;
+import ai.bakery.model.io.Dtype;
+import ai.bakery.model.io.SafetensorsWriter;
+import ai.bakery.runtime.collective.Collective;
+import ai.bakery.runtime.collective.DType;
+import ai.bakery.runtime.collective.Rendezvous;
+import ai.bakery.runtime.collective.TcpRingCollective;
+import ai.bakery.runtime.config.JobConfig;
+import ai.bakery.runtime.parallel.RankTrainer;
+import ai.bakery.runtime.train.StepResult;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Function;
+import org.apache.arrow.flight.Location;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.bytedeco.javacpp.LongPointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The real device side of a worker: one data-parallel rank of the job ({@link RankTrainer}) driven by the
+ * coordinator's two-phase steps.
+ *
+ * <ul>
+ *   <li>{@link #formGroup}: a TCP ring group per generation, met through the cluster's rendezvous; the old
+ *       group is closed first (which also frees a step stuck on a dead peer). The ranks then compare their
+ *       committed steps and, unless all hold the job's committed step, take the state of the first rank that
+ *       does (weights, AdamW moments, EMA, counters) by broadcast.
+ *   <li>{@link #computeStep}: fetches the step's packed batches from the data shards' Flight servers (bounded
+ *       prefetch), decodes them and computes; the losses are normalised by the group's token counts and the
+ *       gradients averaged, but nothing is applied until {@link #commit}; {@link #abort} discards.
+ * </ul>
+ *
+ * Job step {@code s} (the coordinator counts from 1) is the trainer's step {@code s - 1}, so seeds, learning
+ * rates and step lines match a single-process {@code bakery train}. All trainer work runs in call order on
+ * one thread of its own, never on the actor's.
+ */
+public final class TrainingExecutor implements StepExecutor, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingExecutor.class);
+  static final String GROUP = "bakery-train";
+
+  /** Where this rank's Flight clients, ring and exports come from. */
+  public record Settings(String token, NodeIdentity tls, TcpRingCollective.Options ring, int prefetch, Path export) {}
+
+  private final String id;
+  private final RankTrainer trainer;
+  private final Rendezvous rendezvous;
+  private final Settings settings;
+  private final ExecutorService thread;
+  private final ExecutorService io = Executors.newFixedThreadPool(2, daemon("bakery-fetch"));
+  private final BatchPrefetcher prefetcher;
+  private final BufferAllocator allocator = new RootAllocator();
+  private final Map<String, BatchFlightClient> clients = new HashMap<>();
+  private volatile Collective group;
+  private long pendingStep = -1;
+  /** The generation being formed on the trainer's thread (-1: none); a newer order interrupts it. */
+  private long forming = -1;
+  private Thread trainerThread;
+
+  /**
+   * @param trainer this rank's trainer (closed with this executor); its group is replaced per generation
+   * @param system the node's actor system (the prefetch stream runs on it)
+   */
+  public TrainingExecutor(String id, RankTrainer trainer, Rendezvous rendezvous, ActorSystem<?> system,
+      Settings settings) {
+    this.id = id;
+    this.trainer = trainer;
+    this.rendezvous = rendezvous;
+    this.settings = settings;
+    this.thread = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "bakery-train-" + id);
+      t.setDaemon(true);
+      trainerThread = t;
+      return t;
+    });
+    this.prefetcher = new BatchPrefetcher(system, Math.max(1, settings.prefetch()), io);
+  }
+
+  /** Builds the job's model (seeded as {@code bakery train} does: every fresh rank starts equal). */
+  public static TrainingExecutor create(String id, JobConfig config, Rendezvous rendezvous, ActorSystem<?> system,
+      Settings settings) {
+    return new TrainingExecutor(id, RankTrainer.create(config, null), rendezvous, system, settings);
+  }
+
+  @Override
+  public CompletionStage<Void> formGroup(long generation, int rank, List<String> ranks, long committedStep) {
+    closeGroupOlderThan(generation);
+    synchronized (this) {
+      if (forming >= 0 && forming < generation) {
+        // an older generation is still meeting its peers (one of them may be dead): stop waiting for it
+        trainerThread.interrupt();
+      }
+    }
+    return run(() -> {
+      closeGroupOlderThan(generation);
+      trainer.abort();
+      pendingStep = -1;
+      Collective g;
+      synchronized (this) {
+        forming = generation;
+      }
+      try {
+        g = TcpRingCollective.create(GROUP, generation, rank, ranks.size(), rendezvous, settings.ring());
+      } finally {
+        synchronized (this) {
+          forming = -1;
+        }
+      }
+      group = g;
+      trainer.regroup(g);
+      long mine = trainer.committedStep() + 1;
+      long[] steps = gatherSteps(g, mine);
+      int root = -1;
+      boolean agree = true;
+      for (int r = 0; r < steps.length; r++) {
+        if (steps[r] == committedStep && root < 0) {
+          root = r;
+        }
+        agree &= steps[r] == committedStep;
+      }
+      if (root < 0) {
+        throw new IllegalStateException("generation " + generation + ": no rank holds committed step " + committedStep
+            + " (ranks hold " + java.util.Arrays.toString(steps) + "); restart the job from its checkpoint");
+      }
+      if (!agree) {
+        trainer.broadcastState(root);
+      }
+      LOG.info("{}: rank {} of {} in generation {} at step {}{}; state {}", id, rank, ranks.size(), generation,
+          committedStep, agree ? "" : " (state from rank " + root + ")", trainer.fingerprint());
+      return null;
+    });
+  }
+
+  @Override
+  public CompletionStage<StepReport> computeStep(long generation, long step, List<BatchId> batches,
+      Map<String, String> sources) {
+    // fetching overlaps the previous step's commit; the compute queues behind it on the trainer's thread
+    return fetch(batches, sources).thenApplyAsync(packs -> {
+          Collective g = group;
+          if (g == null || g.generation() != generation) {
+            throw new IllegalStateException("step " + step + " of generation " + generation + " but this rank is in "
+                + (g == null ? "no group" : "generation " + g.generation()));
+          }
+          Iterator<PackedBatch> it = packs.iterator();
+          var pending = trainer.compute(step - 1, () -> {
+            if (!it.hasNext()) {
+              throw new IllegalStateException("step " + step + " needs more micro-batches than the " + packs.size()
+                  + " assigned to this rank (gradient_accumulation_steps vs the coordinator's batches per rank)");
+            }
+            return it.next();
+          });
+          pendingStep = step;
+          StepResult r = pending.result();
+          return new StepReport(r.ce(), r.mse(), r.gradNorm(), r.lr(), r.tokens());
+        }, thread);
+  }
+
+  private CompletionStage<List<PackedBatch>> fetch(List<BatchId> batches, Map<String, String> sources) {
+    Function<BatchId, byte[]> get = b -> client(b.shard(), sources.get(b.shard())).fetch(b);
+    return prefetcher.fetchAll(batches, get, bytes -> PackedBatchArrow.fromIpcBytes(bytes, allocator));
+  }
+
+  private synchronized BatchFlightClient client(String shard, String uri) {
+    if (uri == null || uri.isEmpty()) {
+      throw new IllegalStateException("no Flight server is known for data shard " + shard);
+    }
+    return clients.computeIfAbsent(uri, u -> new BatchFlightClient(allocator, new Location(URI.create(u)),
+        settings.token(), settings.tls()));
+  }
+
+  @Override
+  public void commit(long step) {
+    run(() -> {
+      if (pendingStep != step) {
+        LOG.warn("{}: commit of step {} but the computed step is {}; ignored", id, step, pendingStep);
+        return null;
+      }
+      trainer.commit();
+      pendingStep = -1;
+      return null;
+    });
+  }
+
+  @Override
+  public void abort(long generation, long step) {
+    // a peer may be dead: closing the group fails our collectives at once instead of at their timeout
+    closeGroupOlderThan(generation + 1);
+    run(() -> {
+      trainer.abort();
+      pendingStep = -1;
+      return null;
+    });
+  }
+
+  @Override
+  public CompletionStage<Void> finish(long committedStep) {
+    return run(() -> {
+      trainer.abort();
+      LOG.info("{}: job finished at step {}; state {}", id, committedStep, trainer.fingerprint());
+      if (settings.export() != null) {
+        Files.createDirectories(settings.export());
+        Path file = settings.export().resolve(id + ".safetensors");
+        new SafetensorsWriter().metadata("step", Long.toString(committedStep))
+            .metadata("fingerprint", trainer.fingerprint().toString())
+            .addAll(trainer.store(), Dtype.F32).write(file);
+        LOG.info("{}: weights written to {}", id, file);
+      }
+      closeGroupOlderThan(Long.MAX_VALUE);
+      return null;
+    });
+  }
+
+  /** This rank's trainer (for tests and benches: fingerprints, state sizes). */
+  public RankTrainer trainer() {
+    return trainer;
+  }
+
+  private void closeGroupOlderThan(long generation) {
+    Collective g = group;
+    if (g != null && g.generation() < generation) {
+      g.close();
+    }
+  }
+
+  /** Each rank's committed step, by rank. */
+  private static long[] gatherSteps(Collective g, long mine) {
+    try (LongPointer send = new LongPointer(1); LongPointer recv = new LongPointer(g.worldSize())) {
+      send.put(0, mine);
+      g.allGather(send, recv, 1, DType.INT64);
+      long[] out = new long[g.worldSize()];
+      recv.get(out);
+      return out;
+    }
+  }
+
+  private interface Work<T> {
+    T call() throws Exception;
+  }
+
+  private <T> CompletableFuture<T> run(Work<T> work) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    thread.execute(() -> {
+      synchronized (this) {
+        Thread.interrupted(); // an interrupt meant for an earlier formation
+      }
+      try {
+        f.complete(work.call());
+      } catch (Throwable t) {
+        LOG.warn("{}: {}", id, t.toString());
+        f.completeExceptionally(t);
+      }
+    });
+    return f;
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  @Override
+  public void close() {
+    closeGroupOlderThan(Long.MAX_VALUE);
+    thread.shutdown();
+    try {
+      thread.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    io.shutdownNow();
+    synchronized (this) {
+      for (BatchFlightClient c : clients.values()) {
+        try {
+          c.close();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      clients.clear();
+    }
+    trainer.close();
+    allocator.close();
+  }
+}
