@@ -404,6 +404,28 @@ public final class ShardedState implements AutoCloseable {
     return out;
   }
 
+  /** Whether {@code name} has its own averaged shard (it is trainable and an EMA was started). */
+  public boolean emaTracks(String name) {
+    return ema.containsKey(name);
+  }
+
+  /**
+   * This rank's two moment slices of {@code name} ({@code exp_avg}, {@code exp_avg_sq}), created as zeros when the
+   * parameter had no update yet: a checkpoint restore writes into them.
+   */
+  public List<ShardSlice> moments(String name) {
+    for (ShardUnit u : all) {
+      for (ShardedParameter sp : u.params()) {
+        if (sp.name().equals(name)) {
+          Moments m = moments.computeIfAbsent(name, n -> newMoments(sp));
+          return List.of(new ShardSlice(name, sp.shape().clone(), sp.range(), m.expAvg()),
+              new ShardSlice(name, sp.shape().clone(), sp.range(), m.expAvgSq()));
+        }
+      }
+    }
+    throw new IllegalArgumentException("no parameter named " + name);
+  }
+
   /** Sets a parameter's AdamW step count (resuming from a checkpoint). */
   public void setStep(String name, long step) {
     if (!steps.containsKey(name)) {
