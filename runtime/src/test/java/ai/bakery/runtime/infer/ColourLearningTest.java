@@ -1,0 +1,82 @@
+package ai.bakery.runtime.infer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.bakery.data.example.ShapePainter;
+import ai.bakery.data.example.ShapeScene;
+import ai.bakery.data.example.ShapeScene.Palette;
+import ai.bakery.model.bagel.Bagel;
+import ai.bakery.model.config.BagelConfig;
+import ai.bakery.model.tensor.ParameterStore;
+import ai.bakery.model.tensor.Torch;
+import ai.djl.ndarray.NDManager;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Did training teach the model the example's colours? The probe is checked on painted pictures here; the
+ * comparison of a trained checkpoint with the untrained model needs a checkpoint trained long enough, which
+ * takes longer than a unit test may (see README, "Generation and chat"), so it runs when
+ * {@code -Dbakery.colour.checkpoint=<step folder>} (and {@code -Dbakery.colour.vae=<ae.safetensors>}) name one:
+ *
+ * <pre>
+ * ./bakery quickstart --total_steps 400
+ * mvn -pl runtime test -Dtest=ColourLearningTest \
+ *     -Dbakery.colour.checkpoint=$PWD/results/quickstart/checkpoints/0000399 \
+ *     -Dbakery.colour.vae=$PWD/results/quickstart/vae/ae.safetensors
+ * </pre>
+ */
+class ColourLearningTest {
+
+  @Test
+  void theProbeReadsPaintedScenesAndAnswers() {
+    for (ShapeScene s : ColourProbe.scenes(8)) {
+      BufferedImage img = ShapePainter.paint(s, 64);
+      assertTrue(ColourProbe.sceneDistance(img, s) < 25, s + ": painted colours measured " + ColourProbe.sceneDistance(img, s));
+      ShapeScene swapped = new ShapeScene(s.shape(), s.background(), s.colour(), s.scale());
+      assertTrue(ColourProbe.sceneDistance(img, swapped) > 100, "swapped colours must be far: " + s);
+    }
+    assertEquals(8, ColourProbe.scenes(8).stream().map(ShapeScene::colour).distinct().count());
+    assertEquals(Palette.RED, ColourProbe.firstColour("The shape is red."));
+    assertEquals(Palette.BLUE, ColourProbe.firstColour("blue, not red"));
+    assertNull(ColourProbe.firstColour("It is a circle."));
+    assertEquals("a red circle on a blue background", ColourProbe.prompt(
+        new ShapeScene(ShapeScene.Shape.CIRCLE, Palette.RED, Palette.BLUE, 0.6)));
+  }
+
+  @Test
+  void aTrainedCheckpointDrawsAndNamesColoursBetterThanTheUntrainedModel() throws Exception {
+    String ckpt = System.getProperty("bakery.colour.checkpoint");
+    String vae = System.getProperty("bakery.colour.vae");
+    Assumptions.assumeTrue(ckpt != null && vae != null,
+        "set -Dbakery.colour.checkpoint and -Dbakery.colour.vae to a trained quickstart checkpoint (see README)");
+    Torch.init();
+    Path model = InferenceTest.tinyPreset();
+    List<ShapeScene> scenes = ColourProbe.scenes(8);
+    SamplingOptions o = SamplingOptions.TINY.withSteps(12);
+    ColourProbe.Score trained;
+    ColourProbe.Score untrained;
+    try (InferenceModel m = InferenceModel.load(Path.of(ckpt), model, Path.of(vae), true)) {
+      trained = ColourProbe.score(m, scenes, o, 64);
+      // the same architecture and autoencoder at the trainer's seeded initial weights
+      BagelConfig cfg = m.config();
+      try (NDManager base = NDManager.newBaseManager(); ParameterStore init = new ParameterStore(base)) {
+        new Bagel(cfg, init, 4396);
+        m.copyWeights(TrainingSampler.values(init));
+      }
+      untrained = ColourProbe.score(m, scenes, o, 64);
+    }
+    String report = "trained: " + trained + " " + trained.answers() + "\nuntrained: " + untrained + " "
+        + untrained.answers();
+    System.out.println(report);
+    Files.writeString(Path.of(System.getProperty("java.io.tmpdir"), "bakery-colour-report.txt"), report);
+    assertTrue(trained.meanDistance() < untrained.meanDistance(), report);
+    assertTrue(trained.chatAccuracy() > 1.0 / Palette.values().length, "chance is 1 in 8\n" + report);
+  }
+}
