@@ -19,6 +19,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Forward+backward time and peak memory of the attention kernels (eager, sdpa, nsa) over one packed sample
@@ -28,6 +30,7 @@ import java.util.Map;
  * defaults, gates and compression included.
  */
 public final class AttentionBench {
+  private static final Logger LOG = LoggerFactory.getLogger(AttentionBench.class);
   private final int heads;
   private final int kvHeads;
   private final int headDim;
@@ -51,7 +54,9 @@ public final class AttentionBench {
       PackLayout layout = new PackLayout(new int[] {len}, new int[] {len / 8, len / 4, len - len / 8 - len / 4},
           new AttnMode[] {AttnMode.CAUSAL, AttnMode.FULL, AttnMode.CAUSAL});
       for (String kernel : kernels) {
-        rows.add(row(kernel, len, layout));
+        Map<String, Object> row = row(kernel, len, layout);
+        LOG.info("attention bench: {}", row); // long runs show progress before the table
+        rows.add(row);
       }
     }
     return rows;
