@@ -25,7 +25,7 @@ import java.util.stream.Stream;
  * Debian's chromium, headless, driven over the Chrome DevTools protocol (browser websocket, one flattened page
  * session). Collects console errors, uncaught exceptions and error log entries of the page.
  */
-final class HeadlessChromium implements AutoCloseable {
+public final class HeadlessChromium implements AutoCloseable {
   static final Path BINARY = Path.of("/usr/bin/chromium");
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -37,11 +37,11 @@ final class HeadlessChromium implements AutoCloseable {
   private final List<String> errors = new CopyOnWriteArrayList<>();
   private String session;
 
-  static boolean available() {
+  public static boolean available() {
     return Files.isExecutable(BINARY);
   }
 
-  HeadlessChromium(int width, int height) throws Exception {
+  public HeadlessChromium(int width, int height) throws Exception {
     profile = Files.createTempDirectory("bakery-chromium-");
     process = new ProcessBuilder(BINARY.toString(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -69,7 +69,7 @@ final class HeadlessChromium implements AutoCloseable {
   }
 
   /** Opens a page, attaches to it and turns on the domains that report errors. */
-  void open(URI url) throws Exception {
+  public void open(URI url) throws Exception {
     String target = browser("Target.createTarget", Map.of("url", "about:blank")).get("targetId").asText();
     session = browser("Target.attachToTarget", Map.of("targetId", target, "flatten", true)).get("sessionId").asText();
     call("Runtime.enable", Map.of());
@@ -79,7 +79,7 @@ final class HeadlessChromium implements AutoCloseable {
   }
 
   /** Evaluates a JavaScript expression in the page and returns its value as JSON. */
-  JsonNode eval(String expression) throws Exception {
+  public JsonNode eval(String expression) throws Exception {
     JsonNode r = call("Runtime.evaluate", Map.of("expression", expression, "returnByValue", true));
     if (r.has("exceptionDetails")) {
       throw new IllegalStateException("page threw on '" + expression + "': " + r.get("exceptionDetails"));
@@ -87,12 +87,12 @@ final class HeadlessChromium implements AutoCloseable {
     return r.path("result").path("value");
   }
 
-  byte[] screenshot() throws Exception {
+  public byte[] screenshot() throws Exception {
     JsonNode r = call("Page.captureScreenshot", Map.of("format", "png"));
     return java.util.Base64.getDecoder().decode(r.get("data").asText());
   }
 
-  List<String> errors() {
+  public List<String> errors() {
     return List.copyOf(errors);
   }
 
