@@ -69,6 +69,12 @@ public final class ClusterNode {
         throw new IllegalArgumentException(o.config() + ": config file not found");
       }
       config = JobConfigLoader.load(o.config(), o.overrides()).config().requireRunnable();
+      String strategy = config.parallel().shardingStrategy();
+      if (o.has("worker") && !strategy.equals("NO_SHARD")) {
+        // refused here, not at the first group of two, where it would only fail the forming again and again
+        throw new IllegalArgumentException("parallel.sharding_strategy: " + strategy + " is not available to cluster"
+            + " workers yet; set NO_SHARD (every worker holds the whole model, gradients are averaged)");
+      }
     } catch (IllegalArgumentException | ConfigException e) {
       System.err.println("bakery cluster node: " + e.getMessage());
       return 2;

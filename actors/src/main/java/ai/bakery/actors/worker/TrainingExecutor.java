@@ -170,7 +170,11 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
           pendingStep = step;
           StepResult r = pending.result();
           return new StepReport(r.ce(), r.mse(), r.gradNorm(), r.lr(), r.tokens());
-        }, thread);
+        }, thread).whenComplete((r, err) -> {
+          if (err != null) {
+            LOG.warn("{}: step {} of generation {} failed", id, step, generation, err);
+          }
+        });
   }
 
   private CompletionStage<List<PackedBatch>> fetch(List<BatchId> batches, Map<String, String> sources) {
