@@ -20,6 +20,8 @@ import java.util.Map;
  * @param crc32c the part file's CRC32C, 8 hex digits
  * @param tensors every slice in the part, in file order
  * @param states rank-local JSON states by name
+ * @param saveId the save attempt this part belongs to (the same on every rank of one save), so a part left by an
+ *     earlier attempt at the same step is never committed with this one's
  */
 public record RankManifest(
     @JsonProperty("format") String format,
@@ -30,7 +32,8 @@ public record RankManifest(
     @JsonProperty("bytes") long bytes,
     @JsonProperty("crc32c") String crc32c,
     @JsonProperty("tensors") List<Slice> tensors,
-    @JsonProperty("states") Map<String, JsonNode> states) {
+    @JsonProperty("states") Map<String, JsonNode> states,
+    @JsonProperty("save_id") String saveId) {
 
   public static final String FORMAT = "bakery-sharded-rank-1";
 

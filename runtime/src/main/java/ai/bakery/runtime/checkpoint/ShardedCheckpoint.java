@@ -41,6 +41,11 @@ public final class ShardedCheckpoint {
    * {@code COMPLETE}, each durably (fsync + atomic rename). Rank files of other world sizes are removed.
    */
   public static void commit(Path stepDir, long step, int world, Map<String, String> stepFiles) {
+    commit(stepDir, step, world, "", stepFiles);
+  }
+
+  /** As {@link #commit(Path, long, int, Map)}, refusing parts of any other save attempt than {@code saveId}. */
+  public static void commit(Path stepDir, long step, int world, String saveId, Map<String, String> stepFiles) {
     try {
       Map<String, CompleteMarker.FileEntry> files = new TreeMap<>();
       for (int r = 0; r < world; r++) {
@@ -54,6 +59,11 @@ public final class ShardedCheckpoint {
         Optional<String> bad = checkManifest(stepDir, m, step, r, world, false);
         if (bad.isPresent()) {
           throw new CheckpointException(stepDir + ": cannot commit step " + step + ": " + bad.get());
+        }
+        String partId = m.saveId() == null ? "" : m.saveId();
+        if (!partId.equals(saveId)) {
+          throw new CheckpointException(stepDir + ": cannot commit step " + step + ": " + name + " belongs to save '"
+              + partId + "', not '" + saveId + "'");
         }
         files.put(name, entry(mf));
       }

@@ -97,10 +97,13 @@ public final class ShardedSaver implements AutoCloseable {
    * @param rankStates this rank's own JSON states (e.g. {@code data_status}), by name
    * @param stepFiles step-wide JSON files ({@code train_state.json}, {@code scheduler.json}, {@code
    *     optimizer.json}, {@code data_status.json}) when this rank commits the step; null on the other ranks
+   * @param saveId names this save attempt, the same on every rank (e.g. the group generation and step): the
+   *     committer only commits parts carrying it, never a part an earlier attempt at the same step left behind
    */
   public record Request(long step, Map<String, List<ShardedTensor>> groups, Map<String, String> rankStates,
-      Map<String, String> stepFiles) {
+      Map<String, String> stepFiles, String saveId) {
     public Request {
+      saveId = saveId == null ? "" : saveId;
       if (step < 0) {
         throw new IllegalArgumentException("checkpoint step must be >= 0, got " + step);
       }
@@ -114,6 +117,12 @@ public final class ShardedSaver implements AutoCloseable {
       }
     }
 
+    /** A request of no particular save attempt (in-process saves, tests). */
+    public Request(long step, Map<String, List<ShardedTensor>> groups, Map<String, String> rankStates,
+        Map<String, String> stepFiles) {
+      this(step, groups, rankStates, stepFiles, "");
+    }
+
     /** The usual three groups; {@code ema} may be null. */
     public static Request of(long step, List<ShardedTensor> model, List<ShardedTensor> ema,
         List<ShardedTensor> optimizer, Map<String, String> rankStates, Map<String, String> stepFiles) {
@@ -125,7 +134,12 @@ public final class ShardedSaver implements AutoCloseable {
       if (optimizer != null) {
         g.put(OPTIMIZER, optimizer);
       }
-      return new Request(step, g, rankStates, stepFiles);
+      return new Request(step, g, rankStates, stepFiles, "");
+    }
+
+    /** The same request tagged with a save attempt id. */
+    public Request withSaveId(String id) {
+      return new Request(step, groups, rankStates, stepFiles, id);
     }
   }
 
@@ -208,8 +222,8 @@ public final class ShardedSaver implements AutoCloseable {
         free.add(staging);
         boolean committed = false;
         if (request.stepFiles() != null) {
-          awaitRanks(dir, request.step());
-          ShardedCheckpoint.commit(dir, request.step(), config.world(), request.stepFiles());
+          awaitRanks(dir, request.step(), request.saveId());
+          ShardedCheckpoint.commit(dir, request.step(), config.world(), request.saveId(), request.stepFiles());
           committed = true;
           CheckpointRetention.apply(config.root(), config.keepLast());
         }
@@ -301,7 +315,7 @@ public final class ShardedSaver implements AutoCloseable {
       states.put(e.getKey(), ShardFiles.JSON.readTree(e.getValue()));
     }
     RankManifest m = new RankManifest(RankManifest.FORMAT, request.step(), config.rank(), config.world(), partName,
-        size, ShardFiles.hex(crc), slices, states);
+        size, ShardFiles.hex(crc), slices, states, request.saveId());
     ShardFiles.writeDurably(dir.resolve(ShardFiles.manifestName(config.rank(), config.world())),
         ShardFiles.JSON.writeValueAsBytes(m));
     return dir;
@@ -344,17 +358,30 @@ public final class ShardedSaver implements AutoCloseable {
     }
   }
 
-  private void awaitRanks(Path dir, long step) throws InterruptedException {
+  /** Waits until every rank's manifest of this save attempt is in place (a stale one is waited past). */
+  private void awaitRanks(Path dir, long step, String saveId) throws InterruptedException {
     long deadline = System.nanoTime() + config.commitTimeout().toNanos();
     for (int r = 0; r < config.world(); r++) {
       Path m = dir.resolve(ShardFiles.manifestName(r, config.world()));
-      while (!Files.isRegularFile(m)) {
+      while (!isPartOf(m, step, saveId)) {
         if (System.nanoTime() > deadline) {
           throw new CheckpointException(dir + ": rank " + r + " did not write its part of step " + step + " within "
               + config.commitTimeout().toSeconds() + " s; the step stays uncommitted");
         }
         Thread.sleep(5);
       }
+    }
+  }
+
+  private static boolean isPartOf(Path manifest, long step, String saveId) {
+    if (!Files.isRegularFile(manifest)) {
+      return false;
+    }
+    try {
+      RankManifest m = ShardFiles.JSON.readValue(manifest.toFile(), RankManifest.class);
+      return m.step() == step && saveId.equals(m.saveId() == null ? "" : m.saveId());
+    } catch (IOException e) {
+      return false; // being replaced right now
     }
   }
 

@@ -170,6 +170,28 @@ class ShardedTornWriteTest {
   }
 
   @Test
+  void aStalePartOfAnEarlierAttemptIsNeverCommittedWithANewOne() throws Exception {
+    w.addi(10f); // the group rolled back and trains step 2 again, to different values
+    try (ShardedSaver r0 = new ShardedSaver(new ShardedSaver.Config(root, 0, 2, 1, 0, Duration.ofMillis(300)))) {
+      ShardedSaver.Ticket t = r0.snapshot(ShardedSaver.Request.of(2, ShardedTensor.allOfFull(Map.of("w", w), 0, 2),
+          null, null, Map.of(), Map.of("train_state.json", "{}")).withSaveId("gen-2"));
+      ExecutionException e = assertThrows(ExecutionException.class, () -> t.done().get());
+      assertTrue(e.getCause().getMessage().contains("rank 1 did not write its part"), e.getCause().getMessage());
+    }
+    assertEquals(step(1), CheckpointManager.latestComplete(root).orElseThrow(), "rank 1's old part did not count");
+    try (ShardedSaver r1 = new ShardedSaver(ShardedSaver.Config.of(root, 1, 2))) {
+      r1.snapshot(ShardedSaver.Request.of(2, ShardedTensor.allOfFull(Map.of("w", w), 1, 2), null, null, Map.of(),
+          null).withSaveId("gen-2")).done().get();
+    }
+    assertThrows(CheckpointException.class, () -> ShardedCheckpoint.commit(step(2), 2, 2, "gen-1", Map.of()));
+    ShardedCheckpoint.commit(step(2), 2, 2, "gen-2", Map.of());
+    assertEquals(step(2), CheckpointManager.latestComplete(root).orElseThrow());
+    try (ShardedReader r = ShardedReader.open(step(2))) {
+      assertEquals(11f, r.readFull(ShardedSaver.MODEL, "w", m).getFloat(0)); // 0 + 1 (setUp) + 10
+    }
+  }
+
+  @Test
   void savingAStepAgainUncommitsItFirst() throws Exception {
     // a rollback re-saves step 2 with one rank only: the old COMPLETE must not vouch for the new half
     try (ShardedSaver r1 = new ShardedSaver(ShardedSaver.Config.of(root, 1, 2))) {
