@@ -53,13 +53,13 @@ public final class Main {
       super("bakery", "Bakery: elastic, fault-tolerant training for BAGEL unified multimodal models.");
       add(QuickstartCommand.create());
       add(TrainCommand.create());
-      add(GenerateCommand.create());
-      add(EditCommand.create());
-      add(ChatCommand.create());
       add(new DataCommand());
       add(new ModelCommand());
       add(new CheckpointCommand());
       add(new BenchCommand());
+      add(GenerateCommand.create());
+      add(EditCommand.create());
+      add(ChatCommand.create());
       add(new ClusterCommand());
     }
   }

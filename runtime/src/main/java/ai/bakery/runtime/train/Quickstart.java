@@ -62,7 +62,7 @@ public final class Quickstart {
   }
 
   /** The stage-1 config beside the quickstart's: trains the tiny autoencoder {@code model.vae_path} names. */
-  public static final String VAE_CONFIG = "quickstart-vae.yaml";
+  public static final String VAE_CONFIG = "vae/quickstart.yaml";
 
   /**
    * Trains the autoencoder {@code model.vae_path} names when it is missing, with {@value #VAE_CONFIG} from the
