@@ -245,7 +245,10 @@ public final class ClusterNode {
         .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(o.host()))
         .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(o.port()))
         .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds)) // empty: bootstrap
-        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(o.roles())));
+        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(o.roles())))
+        // this node's own hook orders the shutdown (a worker leaves after its step, then the system stops):
+        // Pekko's hook would stop the actor system at once, which the coordinator sees as a crash
+        .withValue("pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", ConfigValueFactory.fromAnyRef("off"));
     if (o.nodeConfig() != null) {
       if (!Files.isRegularFile(o.nodeConfig())) {
         throw new IllegalArgumentException("--node-config: " + o.nodeConfig() + " not found");

@@ -43,6 +43,13 @@ public final class BagelTrainModel implements TrainModel {
     }
   }
 
+  @Override
+  public void discardPending() {
+    if (recompute != null) {
+      recompute.discard();
+    }
+  }
+
   public Bagel bagel() {
     return bagel;
   }

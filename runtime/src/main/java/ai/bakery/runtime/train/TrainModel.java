@@ -28,6 +28,12 @@ public interface TrainModel {
    */
   default void afterBackward(GradientCollector gc) {}
 
+  /**
+   * Drops what forwards left for {@link #afterBackward} when it will not run (the micro-batch had no loss, or
+   * failed before backward), so that the next micro-batch starts clean.
+   */
+  default void discardPending() {}
+
   /** FLOPs per token for MFU, or null when unknown. */
   default FlopCounter flops() {
     return null;

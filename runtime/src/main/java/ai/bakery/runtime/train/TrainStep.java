@@ -209,6 +209,8 @@ public final class TrainStep {
           if (t.loss() != null) {
             gc.backward(t.loss());
             model.afterBackward(gc);
+          } else {
+            model.discardPending(); // no backward: what the forward kept for it would reach the next one
           }
           ce += scalar(t.ce());
           mse += scalar(t.mse());
@@ -232,6 +234,9 @@ public final class TrainStep {
           ceTokens, mseTokens), accumulation);
       return pending;
     } catch (RuntimeException | Error e) {
+      // a micro-batch that failed between forward and backward (e.g. a peer lost in the token-count
+      // all-reduce) leaves recompute segments whose activations its closed manager released
+      model.discardPending();
       sync.clear(params);
       throw e;
     }
