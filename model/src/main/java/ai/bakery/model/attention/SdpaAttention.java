@@ -1,5 +1,6 @@
 package ai.bakery.model.attention;
 
+import ai.bakery.model.tensor.Bf16Gemm;
 import ai.bakery.model.tensor.ScalarTypes;
 import ai.bakery.model.tensor.Torch;
 import ai.djl.ndarray.NDArray;
@@ -38,6 +39,9 @@ public final class SdpaAttention implements AttentionKernel {
       Tensor tv = Torch.view(v);
       // Under bf16 compute, q and k leave their fp32 norms while v comes straight from a bf16 matmul.
       ScalarType common = commonType(tq, tk, tv);
+      if (common == ScalarType.BFloat16 && !tq.is_cuda() && !Bf16Gemm.isNative()) {
+        common = ScalarType.Float; // the CPU flash kernel's bf16 GEMMs take a generic loop there (see Bf16Gemm)
+      }
       tq = tq.to(common);
       tk = tk.to(common);
       tv = tv.to(common);

@@ -4,9 +4,15 @@ import ai.bakery.model.tensor.Parameter;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Precision;
 import ai.bakery.model.tensor.Torch;
+import ai.bakery.model.tensor.Bf16Gemm;
+import ai.bakery.model.tensor.ScalarTypes;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * y = x W^T + b, registering {@code prefix.weight} (out, in) and, with bias, {@code prefix.bias} (out) exactly
@@ -65,9 +71,8 @@ public final class Linear {
     NDArray xa = precision.activation(x);
     try {
       return Weights.with(precision, weight, w -> bias == null
-          ? Torch.adopt(torch.linear(Torch.view(xa), Torch.view(w)), x.getManager())
-          : Weights.with(precision, bias, b ->
-              Torch.adopt(torch.linear(Torch.view(xa), Torch.view(w), Torch.view(b)), x.getManager())));
+          ? linear(xa, w, null, x.getManager())
+          : Weights.with(precision, bias, b -> linear(xa, w, b, x.getManager())));
     } finally {
       if (xa != x) {
         xa.close();
@@ -79,11 +84,37 @@ public final class Linear {
   public static NDArray project(NDArray x, Parameter weight, Precision precision) {
     NDArray xa = precision.activation(x);
     try {
-      return Weights.with(precision, weight, w -> Torch.adopt(torch.linear(Torch.view(xa), Torch.view(w)), x.getManager()));
+      return Weights.with(precision, weight, w -> linear(xa, w, null, x.getManager()));
     } finally {
       if (xa != x) {
         xa.close();
       }
+    }
+  }
+
+  /**
+   * torch.linear, except that a bf16 product on a CPU without bf16 GEMM instructions runs as an fp32 GEMM of
+   * the same bf16 values, rounded back to bf16 (see {@link Bf16Gemm}): libtorch's generic bf16 loop is 6-60x
+   * slower than its fp32 BLAS GEMM there. The casts are autograd ops, so gradients follow the same route.
+   */
+  static NDArray linear(NDArray x, NDArray w, NDArray b, NDManager manager) {
+    return linear(x, w, b, manager, !Bf16Gemm.isNative());
+  }
+
+  /** @param bf16ViaFp32 take the fp32 route when x is bf16 */
+  static NDArray linear(NDArray x, NDArray w, NDArray b, NDManager manager, boolean bf16ViaFp32) {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor tx = Torch.view(x);
+      Tensor tw = Torch.view(w);
+      Tensor tb = b == null ? null : Torch.view(b);
+      boolean viaFp32 = bf16ViaFp32 && ScalarTypes.of(tx) == ScalarType.BFloat16;
+      if (viaFp32) {
+        tx = tx.to(ScalarType.Float);
+        tw = tw.to(ScalarType.Float);
+        tb = tb == null ? null : tb.to(ScalarType.Float);
+      }
+      Tensor y = tb == null ? torch.linear(tx, tw) : torch.linear(tx, tw, tb);
+      return Torch.adopt(viaFp32 ? y.to(ScalarType.BFloat16) : y, manager);
     }
   }
 

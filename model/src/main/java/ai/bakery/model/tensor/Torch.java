@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.openblas.presets.openblas_nolapack;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -45,9 +46,29 @@ public final class Torch {
         engine = Engine.getEngine("PyTorch");
         int threads = Integer.getInteger("bakery.threads", Runtime.getRuntime().availableProcessors());
         torch.set_num_threads(threads);
+        setBlasThreads(Integer.getInteger("bakery.blas_threads", 1));
       }
       return engine;
     }
+  }
+
+  /**
+   * Threads of the BLAS that libtorch's fp32 GEMMs call (JavaCPP links OpenBLAS built with its own pthread
+   * pool, apart from libtorch's OpenMP pool). libtorch calls that BLAS from inside its OpenMP regions (the CPU
+   * flash-attention kernels run one small GEMM per block on every OpenMP thread); with more than one BLAS
+   * thread those calls queue on OpenBLAS's server lock while both pools spin against each other, which made a
+   * 1k-token causal SDPA 10-20x slower. One BLAS thread per caller keeps one pool busy per core.
+   */
+  public static void setBlasThreads(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("bakery.blas_threads must be >= 1, got " + n);
+    }
+    openblas_nolapack.blas_set_num_threads(n);
+  }
+
+  /** The BLAS thread count now in force (-1 where the BLAS offers no query). */
+  public static int blasThreads() {
+    return openblas_nolapack.blas_get_num_threads();
   }
 
   /** The folder JavaCPP extracted its libtorch into. */
