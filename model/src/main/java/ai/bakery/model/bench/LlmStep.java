@@ -47,10 +47,16 @@ final class LlmStep implements AutoCloseable {
     return precision;
   }
 
-  /** Non-embedding parameters (the 6N of MFU counts matmul weights). */
+  /**
+   * Matmul weights one token passes through: every decoder layer's q/k/v/o and MLP projections once (a MoT
+   * layer holds two copies, but each token uses one) and the LM head. The embedding is a lookup, not a matmul.
+   */
   long matmulParams() {
-    long n = store.numel();
-    return n - (long) cfg.vocabSize() * cfg.hiddenSize();
+    long h = cfg.hiddenSize();
+    long q = (long) cfg.numAttentionHeads() * cfg.headDim();
+    long kv = (long) cfg.numKeyValueHeads() * cfg.headDim();
+    long layer = h * (q + 2 * kv) + q * h + 3 * h * cfg.intermediateSize();
+    return layer * cfg.numHiddenLayers() + h * cfg.vocabSize();
   }
 
   /** Forward FLOPs of one pack: 2 per matmul weight per token plus causal-ish attention scores and values. */
