@@ -22,7 +22,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -213,9 +212,5 @@ public final class InferenceModel implements AutoCloseable {
       tokenizer.close();
     }
     manager.close();
-  }
-
-  static <T> T require(T v, String what) {
-    return Objects.requireNonNull(v, what);
   }
 }
