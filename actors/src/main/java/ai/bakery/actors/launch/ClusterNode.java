@@ -10,13 +10,13 @@ import ai.bakery.actors.flight.BatchStore;
 import ai.bakery.actors.job.JobPolicy;
 import ai.bakery.actors.security.ArteryTls;
 import ai.bakery.actors.security.NodeIdentity;
+import ai.bakery.actors.worker.ClusterRank;
 import ai.bakery.actors.worker.TrainingExecutor;
 import ai.bakery.actors.worker.Worker;
 import ai.bakery.model.config.ConfigException;
 import ai.bakery.runtime.collective.TcpRingCollective;
 import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.config.JobConfigLoader;
-import ai.bakery.runtime.parallel.RankTrainer;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
@@ -69,12 +69,6 @@ public final class ClusterNode {
         throw new IllegalArgumentException(o.config() + ": config file not found");
       }
       config = JobConfigLoader.load(o.config(), o.overrides()).config().requireRunnable();
-      String strategy = config.parallel().shardingStrategy();
-      if (o.has("worker") && !strategy.equals("NO_SHARD")) {
-        // refused here, not at the first group of two, where it would only fail the forming again and again
-        throw new IllegalArgumentException("parallel.sharding_strategy: " + strategy + " is not available to cluster"
-            + " workers yet; set NO_SHARD (every worker holds the whole model, gradients are averaged)");
-      }
     } catch (IllegalArgumentException | ConfigException e) {
       System.err.println("bakery cluster node: " + e.getMessage());
       return 2;
@@ -104,8 +98,8 @@ public final class ClusterNode {
     List<AutoCloseable> resources = new ArrayList<>();
     List<CompletableFuture<Integer>> roles = new ArrayList<>();
     // a worker builds its model while the node joins the cluster
-    CompletableFuture<RankTrainer> model = o.has("worker")
-        ? CompletableFuture.supplyAsync(() -> RankTrainer.create(config, null)) : null;
+    CompletableFuture<ClusterRank> model = o.has("worker")
+        ? CompletableFuture.supplyAsync(() -> ClusterRank.forJob(config)) : null;
     BakeryNode node = new BakeryNode(CLUSTER, pekko, policy, store, shards, o.maxFailedSteps());
     if (o.bootstrap().equals("kubernetes")) {
       // Pekko Management's HTTP endpoint answers the bootstrap's probes; the bootstrap finds the other pods

@@ -6,14 +6,11 @@ import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.security.NodeIdentity;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.data.pack.PackedBatchArrow;
-import ai.bakery.model.io.Dtype;
-import ai.bakery.model.io.SafetensorsWriter;
 import ai.bakery.runtime.collective.Collective;
 import ai.bakery.runtime.collective.DType;
 import ai.bakery.runtime.collective.Rendezvous;
 import ai.bakery.runtime.collective.TcpRingCollective;
 import ai.bakery.runtime.config.JobConfig;
-import ai.bakery.runtime.parallel.RankTrainer;
 import ai.bakery.runtime.train.StepResult;
 import java.net.URI;
 import java.nio.file.Files;
@@ -36,14 +33,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The real device side of a worker: one data-parallel rank of the job ({@link RankTrainer}) driven by the
- * coordinator's two-phase steps.
+ * The real device side of a worker: one rank of the job ({@link ClusterRank}: data parallel, or FULL_SHARD /
+ * HYBRID_SHARD) driven by the coordinator's two-phase steps.
  *
  * <ul>
- *   <li>{@link #formGroup}: a TCP ring group per generation, met through the cluster's rendezvous; the old
- *       group is closed first (which also frees a step stuck on a dead peer). The ranks then compare their
- *       committed steps and, unless all hold the job's committed step, take the state of the first rank that
- *       does (weights, AdamW moments, EMA, counters) by broadcast.
+ *   <li>{@link #formGroup}: TCP ring groups per generation (one ring, or a sharded rank's mesh), met through the
+ *       cluster's rendezvous; the old groups are closed first (which also frees a step stuck on a dead peer).
+ *       The ranks then compare their committed steps and, unless all hold the job's committed step, take the
+ *       state of the first rank that does (data parallel: weights, AdamW moments, EMA, counters by broadcast;
+ *       sharded ranks cannot, and fail the forming with a clear error).
  *   <li>{@link #computeStep}: fetches the step's packed batches from the data shards' Flight servers (bounded
  *       prefetch), decodes them and computes; the losses are normalised by the group's token counts and the
  *       gradients averaged, but nothing is applied until {@link #commit}; {@link #abort} discards.
@@ -55,13 +53,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TrainingExecutor.class);
-  static final String GROUP = "bakery-train";
 
   /** Where this rank's Flight clients, ring and exports come from. */
   public record Settings(String token, NodeIdentity tls, TcpRingCollective.Options ring, int prefetch, Path export) {}
 
   private final String id;
-  private final RankTrainer trainer;
+  private final ClusterRank trainer;
   private final Rendezvous rendezvous;
   private final Settings settings;
   private final ExecutorService thread;
@@ -69,17 +66,17 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   private final BatchPrefetcher prefetcher;
   private final BufferAllocator allocator = new RootAllocator();
   private final Map<String, BatchFlightClient> clients = new HashMap<>();
-  private volatile Collective group;
+  private volatile ClusterRank.Groups group;
   private long pendingStep = -1;
   /** The generation being formed on the trainer's thread (-1: none); a newer order interrupts it. */
   private long forming = -1;
   private Thread trainerThread;
 
   /**
-   * @param trainer this rank's trainer (closed with this executor); its group is replaced per generation
+   * @param trainer this rank (closed with this executor); its groups are replaced per generation
    * @param system the node's actor system (the prefetch stream runs on it)
    */
-  public TrainingExecutor(String id, RankTrainer trainer, Rendezvous rendezvous, ActorSystem<?> system,
+  public TrainingExecutor(String id, ClusterRank trainer, Rendezvous rendezvous, ActorSystem<?> system,
       Settings settings) {
     this.id = id;
     this.trainer = trainer;
@@ -94,10 +91,10 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
     this.prefetcher = new BatchPrefetcher(system, Math.max(1, settings.prefetch()), io);
   }
 
-  /** Builds the job's model (seeded as {@code bakery train} does: every fresh rank starts equal). */
+  /** The rank the job's sharding strategy asks for ({@link ClusterRank#forJob}). */
   public static TrainingExecutor create(String id, JobConfig config, Rendezvous rendezvous, ActorSystem<?> system,
       Settings settings) {
-    return new TrainingExecutor(id, RankTrainer.create(config, null), rendezvous, system, settings);
+    return new TrainingExecutor(id, ClusterRank.forJob(config), rendezvous, system, settings);
   }
 
   @Override
@@ -113,21 +110,20 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
       closeGroupOlderThan(generation);
       trainer.abort();
       pendingStep = -1;
-      Collective g;
+      ClusterRank.Groups g;
       synchronized (this) {
         forming = generation;
       }
       try {
-        g = TcpRingCollective.create(GROUP, generation, rank, ranks.size(), rendezvous, settings.ring());
+        g = trainer.join(generation, rank, ranks.size(), (name, gen, r, size) ->
+            TcpRingCollective.create(name, gen, r, size, rendezvous, settings.ring()));
       } finally {
         synchronized (this) {
           forming = -1;
         }
       }
       group = g;
-      trainer.regroup(g);
-      long mine = trainer.committedStep() + 1;
-      long[] steps = gatherSteps(g, mine);
+      long[] steps = gatherSteps(g.world(), trainer.heldStep());
       int root = -1;
       boolean agree = true;
       for (int r = 0; r < steps.length; r++) {
@@ -141,10 +137,10 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
             + " (ranks hold " + java.util.Arrays.toString(steps) + "); restart the job from its checkpoint");
       }
       if (!agree) {
-        trainer.broadcastState(root);
+        trainer.takeState(root, steps);
       }
       LOG.info("{}: rank {} of {} in generation {} at step {}{}; state {}", id, rank, ranks.size(), generation,
-          committedStep, agree ? "" : " (state from rank " + root + ")", trainer.fingerprint());
+          committedStep, agree ? "" : " (state from rank " + root + ")", trainer.describe());
       return null;
     });
   }
@@ -154,7 +150,7 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
       Map<String, String> sources) {
     // fetching overlaps the previous step's commit; the compute queues behind it on the trainer's thread
     return fetch(batches, sources).thenApplyAsync(packs -> {
-          Collective g = group;
+          ClusterRank.Groups g = group;
           if (g == null || g.generation() != generation) {
             throw new IllegalStateException("step " + step + " of generation " + generation + " but this rank is in "
                 + (g == null ? "no group" : "generation " + g.generation()));
@@ -218,13 +214,11 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   public CompletionStage<Void> finish(long committedStep) {
     return run(() -> {
       trainer.abort();
-      LOG.info("{}: job finished at step {}; state {}", id, committedStep, trainer.fingerprint());
+      LOG.info("{}: job finished at step {}; state {}", id, committedStep, trainer.describe());
       if (settings.export() != null) {
         Files.createDirectories(settings.export());
         Path file = settings.export().resolve(id + ".safetensors");
-        new SafetensorsWriter().metadata("step", Long.toString(committedStep))
-            .metadata("fingerprint", trainer.fingerprint().toString())
-            .addAll(trainer.store(), Dtype.F32).write(file);
+        trainer.export(file, committedStep);
         LOG.info("{}: weights written to {}", id, file);
       }
       closeGroupOlderThan(Long.MAX_VALUE);
@@ -232,13 +226,13 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
     });
   }
 
-  /** This rank's trainer (for tests and benches: fingerprints, state sizes). */
-  public RankTrainer trainer() {
+  /** This rank (for tests and benches: fingerprints, state sizes). */
+  public ClusterRank rank() {
     return trainer;
   }
 
   private void closeGroupOlderThan(long generation) {
-    Collective g = group;
+    ClusterRank.Groups g = group;
     if (g != null && g.generation() < generation) {
       g.close();
     }

@@ -124,6 +124,19 @@ public final class ShardedRankTrainer implements AutoCloseable {
     return new ShardedRankTrainer(fsdp, training, rank, world, owned);
   }
 
+  /**
+   * Continues on a new generation's mesh (a cluster re-formed with the same world): the pending step is dropped,
+   * shards, moments, EMA and counters stay. The mesh must give this rank the same place and world.
+   */
+  public void regroup(ProcessMesh mesh) {
+    if (mesh.rank() != rank || mesh.dims().worldSize() != world) {
+      throw new IllegalArgumentException("this rank holds the shards of rank " + rank + " of " + world
+          + ", the new mesh makes it rank " + mesh.rank() + " of " + mesh.dims().worldSize());
+    }
+    abort();
+    fsdp.state().regroup(mesh.shard(), mesh.replicate());
+  }
+
   /** Forward and backward of step {@link #nextStep()} with gathers and reduce-scatters, global norm and clip. */
   public TrainStep.Pending compute(long step, Supplier<PackedBatch> batches) {
     if (step != committedStep + 1) {

@@ -40,8 +40,8 @@ public final class ShardedState implements AutoCloseable {
   public static final String ROOT = "<root>";
 
   private final NDManager manager;
-  private final Collective shardGroup;
-  private final Collective replicaGroup;
+  private Collective shardGroup;
+  private Collective replicaGroup;
   private final ShardUnit root;
   private final List<ShardUnit> segments = new ArrayList<>();
   private final Map<String, ShardUnit> byPrefix = new LinkedHashMap<>();
@@ -493,6 +493,21 @@ public final class ShardedState implements AutoCloseable {
       max = Math.max(max, u.params().size());
     }
     return max;
+  }
+
+  /**
+   * Moves this state onto a new generation's groups (a cluster re-formed with the same ranks): the shards stay,
+   * so the new shard group must give this rank the same place and size.
+   */
+  public void regroup(Collective shardGroup, Collective replicaGroup) {
+    int rank = shardGroup == null ? 0 : shardGroup.rank();
+    int world = shardGroup == null ? 1 : shardGroup.worldSize();
+    if (rank != shardRank() || world != shardSize()) {
+      throw new IllegalArgumentException("this state holds shard " + shardRank() + " of " + shardSize()
+          + ", the new shard group makes it " + rank + " of " + world);
+    }
+    this.shardGroup = shardGroup;
+    this.replicaGroup = replicaGroup;
   }
 
   public int shardRank() {
