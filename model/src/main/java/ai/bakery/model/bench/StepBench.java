@@ -39,6 +39,22 @@ public final class StepBench {
     return rows;
   }
 
+  /**
+   * The best of {@code steps} fp32 training-step times (ms, no recompute) of a preset's language model after one
+   * warm-up step: the step other benches (checkpoint stall) compare against.
+   */
+  public long stepMillis(String presetName, int tokens, int sampleLen, int steps) {
+    BagelConfig cfg = BagelConfig.readModelDir(presets.resolve(presetName));
+    try (LlmStep step = new LlmStep(cfg.llm())) {
+      step.step(Math.min(tokens, 2 * sampleLen), sampleLen, new SdpaAttention(), false, false);
+      long best = Long.MAX_VALUE;
+      for (int i = 0; i < steps; i++) {
+        best = Math.min(best, step.step(tokens, sampleLen, new SdpaAttention(), false, false));
+      }
+      return best;
+    }
+  }
+
   static Map<String, Object> measure(String preset, LlmStep step, int tokens, int sampleLen, int steps,
       boolean bf16, boolean recompute) {
     GemmProbe before = GemmProbe.measure(PROBE_N);
