@@ -69,7 +69,7 @@ class CheckpointExportCommandTest {
   }
 
   @Test
-  void benchRecoveryPrintsStallSaveAndStepForTinyAndTheClusterRow() throws Exception {
+  void benchRecoveryPrintsStallSaveAndStepForTiny() throws Exception {
     // the presets live at the repository root; tests run in the module folder
     String saved = System.getProperty("bakery.home");
     Path home = Files.isDirectory(Path.of("configs/model/tiny")) ? Path.of(".") : Path.of("..");
@@ -77,7 +77,7 @@ class CheckpointExportCommandTest {
     MainTest.Result r;
     try {
       r = MainTest.run("bench", "recovery", "--json", "--presets", "tiny", "--worlds", "1,3",
-          "--saves", "2", "--tokens", "256", "--sample-len", "128", "--steps", "1");
+          "--saves", "2", "--tokens", "256", "--sample-len", "128", "--steps", "1", "--skip-cluster");
     } finally {
       if (saved == null) {
         System.clearProperty("bakery.home");
@@ -87,7 +87,7 @@ class CheckpointExportCommandTest {
     }
     assertEquals(0, r.code(), r.toString());
     List<String> lines = r.out().lines().toList();
-    assertEquals(3, lines.size(), r.out());
+    assertEquals(2, lines.size(), r.out()); // the cluster kill (minutes) has its own test in actors
     ObjectMapper json = new ObjectMapper();
     for (int i = 0; i < 2; i++) {
       JsonNode row = json.readTree(lines.get(i));
@@ -98,6 +98,5 @@ class CheckpointExportCommandTest {
       assertTrue(row.get("step_ms").asLong() >= 0, row.toString());
       assertTrue(row.get("stall_of_step").asText().endsWith("%"), row.toString());
     }
-    assertEquals("kill 1 of 3 workers", json.readTree(lines.get(2)).get("measure").asText());
   }
 }

@@ -120,6 +120,9 @@ public final class LocalCluster implements AutoCloseable {
   private final PrintStream out;
   private final Map<String, Process> nodes = new LinkedHashMap<>();
   private final Map<String, List<String>> lines = new LinkedHashMap<>();
+  /** {@link System#nanoTime()} at which each line of {@link #lines} arrived, same index. */
+  private final Map<String, List<Long>> arrivals = new LinkedHashMap<>();
+  private String extraSettings = "";
   private final List<Thread> pumps = new ArrayList<>();
   private int seedPort;
 
@@ -161,11 +164,20 @@ public final class LocalCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Pekko settings appended to {@code local-node.conf} (HOCON, later keys win), e.g. a tighter failure detector
+   * for a recovery measurement; call before {@link #start()}.
+   */
+  public synchronized LocalCluster withNodeSettings(String hocon) {
+    extraSettings = hocon == null ? "" : hocon.endsWith("\n") ? hocon : hocon + "\n";
+    return this;
+  }
+
   /** Starts the coordinator, the data nodes and the workers. */
   public synchronized void start() throws IOException {
     Files.createDirectories(options.jobDir());
     writeToken(options.jobDir().resolve("job.token"));
-    Files.writeString(options.jobDir().resolve(LOCAL_CONF), LOCAL_SETTINGS, StandardCharsets.UTF_8);
+    Files.writeString(options.jobDir().resolve(LOCAL_CONF), LOCAL_SETTINGS + extraSettings, StandardCharsets.UTF_8);
     seedPort = freePort();
     spawn("coordinator", List.of("--role", "coordinator", "--port", Integer.toString(seedPort), "--job-dir",
         options.jobDir().toString(), "--min-workers", Integer.toString(options.minWorkers()), "--max-workers",
@@ -201,6 +213,22 @@ public final class LocalCluster implements AutoCloseable {
   public List<String> lines(String name) {
     synchronized (lines) {
       return List.copyOf(lines.getOrDefault(name, List.of()));
+    }
+  }
+
+  /** A line of a node's output and the {@link System#nanoTime()} at which this JVM read it. */
+  public record TimedLine(long nanos, String text) {}
+
+  /** The node's output so far, each line with the time it arrived. */
+  public List<TimedLine> timedLines(String name) {
+    synchronized (lines) {
+      List<String> text = lines.getOrDefault(name, List.of());
+      List<Long> at = arrivals.getOrDefault(name, List.of());
+      List<TimedLine> out = new ArrayList<>(at.size());
+      for (int i = 0; i < Math.min(text.size(), at.size()); i++) {
+        out.add(new TimedLine(at.get(i), text.get(i)));
+      }
+      return out;
     }
   }
 
@@ -289,6 +317,7 @@ public final class LocalCluster implements AutoCloseable {
     nodes.put(name, p);
     synchronized (lines) {
       lines.put(name, new CopyOnWriteArrayList<>());
+      arrivals.put(name, new CopyOnWriteArrayList<>());
     }
     Thread pump = new Thread(() -> forward(name, p), "bakery-cluster-out-" + name);
     pump.setDaemon(true);
@@ -300,11 +329,11 @@ public final class LocalCluster implements AutoCloseable {
   private void forward(String name, Process p) {
     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line = r.readLine(); line != null; line = r.readLine()) {
-        List<String> mine;
+        long now = System.nanoTime();
         synchronized (lines) {
-          mine = lines.get(name);
+          arrivals.get(name).add(now);
+          lines.get(name).add(line);
         }
-        mine.add(line);
         say(name, line);
       }
     } catch (IOException e) {

@@ -1,0 +1,250 @@
+package ai.bakery.actors.launch;
+
+import ai.bakery.actors.coordinator.FileJobStore;
+import ai.bakery.actors.job.JobSnapshot;
+import ai.bakery.data.example.ExampleDataset;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The cluster half of {@code bakery bench recovery}: a {@link LocalCluster} (coordinator, one data shard, N
+ * workers, each its own JVM on loopback) trains the tiny preset on the example dataset; once a few steps are
+ * committed one worker is killed with SIGKILL and the survivors' way back is timed from the coordinator's output:
+ * the kill to the worker's removal from membership, to the first generation without it, and to the first step
+ * that generation commits. Steps lost are the committed steps the new group does not resume from plus the step
+ * in flight when it was aborted.
+ *
+ * <p>Times come from when this JVM read each coordinator line (so they include the output pipe's latency, a few
+ * milliseconds); the kill time is taken right before {@link Process#destroyForcibly()}.
+ */
+public final class RecoveryBench {
+  /**
+   * @param workers workers at the start (one is killed; the rest must stay at or above the minimum of N-1)
+   * @param warmSteps committed steps before the kill
+   * @param heartbeatPause the failure detector's acceptable heartbeat pause in seconds; 0 keeps
+   *     {@code bakery cluster up}'s setting (10 s, made for nodes sharing a machine's cores)
+   * @param timeoutSeconds give up when the new group has not committed this long after the kill
+   * @param startSeconds give up when the warm steps are not committed this long after the start
+   * @param heap each node's -Xmx
+   */
+  public record Config(int workers, int warmSteps, int heartbeatPause, int timeoutSeconds, int startSeconds,
+      String heap) {
+    public Config {
+      if (workers < 2) {
+        throw new IllegalArgumentException("workers must be >= 2 (one is killed, one must survive), got " + workers);
+      }
+      if (warmSteps < 1) {
+        throw new IllegalArgumentException("warm steps must be >= 1, got " + warmSteps);
+      }
+      if (heartbeatPause < 0) {
+        throw new IllegalArgumentException("heartbeat pause must be >= 0 s, got " + heartbeatPause);
+      }
+      if (timeoutSeconds < 1 || startSeconds < 1) {
+        throw new IllegalArgumentException("timeouts must be >= 1 s, got " + timeoutSeconds + " and " + startSeconds);
+      }
+    }
+
+    public static Config defaults() {
+      return new Config(3, 3, 0, 300, 600, "1g");
+    }
+  }
+
+  /** What one kill cost; times in seconds after the kill, NaN when the event was not seen. */
+  public record Result(int workers, long committedAtKill, long resumedFrom, long generationAtKill,
+      long newGeneration, double detectedSeconds, double regroupedSeconds, double firstCommitSeconds,
+      int abortedSteps, long stepsLost, int heartbeatPause) {
+    public Map<String, Object> row() {
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("measure", "kill -9 1 of " + workers + " workers");
+      r.put("killed_after_step", committedAtKill);
+      r.put("kill_to_removed_s", round(detectedSeconds));
+      r.put("kill_to_new_group_s", round(regroupedSeconds));
+      r.put("kill_to_first_commit_s", round(firstCommitSeconds));
+      r.put("resumed_from_step", resumedFrom);
+      r.put("steps_lost", stepsLost);
+      r.put("heartbeat_pause_s", heartbeatPause);
+      r.put("target_10s", firstCommitSeconds <= 10 ? "met" : "missed");
+      return r;
+    }
+
+    private static Object round(double v) {
+      return Double.isNaN(v) ? "not seen" : Math.round(v * 100) / 100.0;
+    }
+  }
+
+  static final Pattern GENERATION = Pattern.compile("generation (\\d+): ranks \\[([^\\]]*)\\] from step (\\d+)");
+  static final Pattern COMMITTED = Pattern.compile("\\(step=(\\d+)\\) Train Loss");
+  static final Pattern ABORTED = Pattern.compile("step (\\d+) aborted");
+
+  private RecoveryBench() {}
+
+  /** Runs one kill in a fresh cluster under {@code dir}; the nodes' output goes to {@code log}. */
+  public static Result run(Path dir, Config config, PrintStream log) throws IOException, InterruptedException {
+    Path example = dir.resolve("example");
+    if (!Files.isDirectory(example)) {
+      ExampleDataset.write(example, ExampleDataset.Options.DEFAULTS);
+    }
+    Path jobFile = dir.resolve("job.yaml");
+    Files.writeString(jobFile, jobYaml(dir, example.resolve("example.yaml")));
+    Path jobDir = dir.resolve("job");
+    FileJobStore store = new FileJobStore(jobDir.resolve("job.json"));
+    // C1 only and the serial collector: start-up of N+2 JVMs dominates, the tiny preset's steps are libtorch time
+    List<String> jvm = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+    LocalCluster.Options options = new LocalCluster.Options(config.workers(), 1, config.workers() - 1, jobDir,
+        config.heap(), null, jvm, jobFile, List.of());
+    String victim = "worker-1";
+    try (LocalCluster cluster = new LocalCluster(options, log)) {
+      if (config.heartbeatPause() > 0) {
+        cluster.withNodeSettings("pekko.cluster.failure-detector.acceptable-heartbeat-pause = "
+            + config.heartbeatPause() + " s");
+      }
+      cluster.start();
+      long startDeadline = System.nanoTime() + config.startSeconds() * 1_000_000_000L;
+      while (committed(store) < config.warmSteps()) {
+        failIfDone(cluster, "before " + config.warmSteps() + " steps were committed");
+        if (System.nanoTime() > startDeadline) {
+          throw new IllegalStateException("the cluster did not commit " + config.warmSteps() + " steps within "
+              + config.startSeconds() + " s of starting");
+        }
+        Thread.sleep(100);
+      }
+      // what the coordinator had said before the kill: its latest generation and committed step
+      List<LocalCluster.TimedLine> before = cluster.timedLines("coordinator");
+      long generationAtKill = store.load().map(JobSnapshot::generation).orElse(0L);
+      long committedAtKill = committed(store);
+      for (LocalCluster.TimedLine l : before) {
+        Matcher g = GENERATION.matcher(l.text());
+        if (g.find()) {
+          generationAtKill = Math.max(generationAtKill, Long.parseLong(g.group(1)));
+        }
+        Matcher c = COMMITTED.matcher(l.text());
+        if (c.find()) {
+          committedAtKill = Math.max(committedAtKill, Long.parseLong(c.group(1)) + 1);
+        }
+      }
+      long killedAt = System.nanoTime();
+      cluster.kill(victim);
+      long deadline = killedAt + config.timeoutSeconds() * 1_000_000_000L;
+
+      double detected = Double.NaN;
+      double regrouped = Double.NaN;
+      double firstCommit = Double.NaN;
+      long newGeneration = -1;
+      long resumedFrom = -1;
+      java.util.Set<Long> aborted = new java.util.TreeSet<>();
+      while (Double.isNaN(firstCommit)) {
+        List<LocalCluster.TimedLine> lines = cluster.timedLines("coordinator");
+        for (int i = before.size(); i < lines.size(); i++) {
+          LocalCluster.TimedLine l = lines.get(i);
+          double at = Math.max(0, (l.nanos() - killedAt) / 1e9);
+          if (Double.isNaN(detected) && l.text().contains("worker " + victim + " is gone")) {
+            detected = at;
+          }
+          Matcher a = ABORTED.matcher(l.text());
+          if (a.find()) {
+            aborted.add(Long.parseLong(a.group(1)));
+          }
+          Matcher g = GENERATION.matcher(l.text());
+          if (Double.isNaN(regrouped) && g.find() && Long.parseLong(g.group(1)) > generationAtKill
+              && !List.of(g.group(2).split(",\\s*")).contains(victim)) {
+            regrouped = at;
+            newGeneration = Long.parseLong(g.group(1));
+            resumedFrom = Long.parseLong(g.group(3));
+          }
+          Matcher c = COMMITTED.matcher(l.text());
+          if (!Double.isNaN(regrouped) && Double.isNaN(firstCommit) && c.find()
+              && Long.parseLong(c.group(1)) + 1 > resumedFrom) {
+            firstCommit = at;
+          }
+        }
+        if (Double.isNaN(firstCommit) && !Double.isNaN(regrouped)) {
+          // a commit whose progress line was withheld (no losses reported) still shows in the job store
+          Optional<JobSnapshot> s = store.load();
+          if (s.isPresent() && s.get().generation() >= newGeneration && s.get().committedStep() > resumedFrom) {
+            firstCommit = (System.nanoTime() - killedAt) / 1e9;
+          }
+        }
+        if (Double.isNaN(firstCommit)) {
+          failIfDone(cluster, "after the kill, before the new group committed a step");
+          if (System.nanoTime() > deadline) {
+            break;
+          }
+          Thread.sleep(20);
+        }
+      }
+      long lost = resumedFrom < 0 ? -1 : Math.max(0, committedAtKill - resumedFrom) + (aborted.isEmpty() ? 0 : 1);
+      return new Result(config.workers(), committedAtKill, resumedFrom, generationAtKill, newGeneration, detected,
+          regrouped, firstCommit, aborted.size(), lost, config.heartbeatPause() > 0 ? config.heartbeatPause() : 10);
+    }
+  }
+
+  /** Runs in a temporary folder, deleted afterwards; the rows {@code bench recovery} prints. */
+  public static List<Map<String, Object>> rows(Config config, PrintStream log) throws IOException,
+      InterruptedException {
+    Path dir = Files.createTempDirectory("bakery-bench-cluster-recovery");
+    try {
+      return List.of(run(dir, config, log).row());
+    } finally {
+      try (var paths = Files.walk(dir)) {
+        for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+
+  private static long committed(FileJobStore store) {
+    return store.load().map(JobSnapshot::committedStep).orElse(0L);
+  }
+
+  private static void failIfDone(LocalCluster cluster, String when) {
+    if (!cluster.node("coordinator").isAlive()) {
+      throw new IllegalStateException("the coordinator exited (status " + cluster.node("coordinator").exitValue()
+          + ") " + when);
+    }
+  }
+
+  /** The tiny preset on the example dataset, small packs (a step of about a second), far more steps than needed. */
+  static String jobYaml(Path dir, Path datasetConfig) {
+    return String.join("\n",
+        "model:",
+        "  preset: tiny",
+        "data:",
+        "  dataset_config_file: " + datasetConfig,
+        "  packing:",
+        "    expected_num_tokens: 256",
+        "    max_num_tokens: 768",
+        "    max_num_tokens_per_sample: 512",
+        "    prefer_buffer_before: 128",
+        "    max_buffer_size: 4",
+        "training:",
+        "  optimizer:",
+        "    lr: 2.0e-3",
+        "  schedule:",
+        "    warmup_steps: 2",
+        "    total_steps: 100000",
+        "  checkpoint:",
+        "    save_every: 100000",
+        "  loop:",
+        "    max_steps: 100000",
+        "    log_every: 1",
+        "output:",
+        "  results_dir: " + dir.resolve("results"),
+        "  checkpoint_dir: " + dir.resolve("checkpoints"),
+        "runtime:",
+        "  seed: 11",
+        "  num_workers: 1",
+        "  threads: 1",
+        "parallel:",
+        "  sharding_strategy: NO_SHARD",
+        "");
+  }
+}
