@@ -120,12 +120,20 @@ public final class ShardedRank implements ClusterRank {
     w.write(file);
   }
 
-  /** Bytes the same state takes unsharded (fp32 weights, moments, EMA): what one data-parallel rank holds. */
+  /**
+   * Bytes the same state takes unsharded, counted as {@link ShardedState#stateBytes} counts its shards (fp32
+   * weights, the moments there are, the EMA of trainable weights): what one data-parallel rank holds.
+   */
   static long fullStateBytes(ShardedState s) {
     long n = 0;
-    for (List<ShardSlice> part : List.of(s.params(), s.expAvg(), s.expAvgSq(), s.ema())) {
+    for (List<ShardSlice> part : List.of(s.params(), s.expAvg(), s.expAvgSq())) {
       for (ShardSlice slice : part) {
         n += slice.numel();
+      }
+    }
+    for (ShardSlice slice : s.ema()) {
+      if (s.emaTracks(slice.name())) {
+        n += slice.numel(); // a frozen weight's EMA is the weight itself, not held twice
       }
     }
     return n * Float.BYTES;
