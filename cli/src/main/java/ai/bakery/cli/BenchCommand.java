@@ -130,7 +130,11 @@ final class BenchCommand extends CommandGroup {
     } catch (IllegalArgumentException e) {
       throw new UsageException(args.path() + ": " + e.getMessage());
     }
-    return ai.bakery.actors.launch.RecoveryBench.rows(config, cli.err());
+    Path tiny = ModelCommand.home().resolve("configs").resolve("model").resolve("tiny");
+    if (!Files.isRegularFile(tiny.resolve("config.json"))) {
+      throw new UsageException(args.path() + ": the cluster kill trains the tiny preset, not found at " + tiny);
+    }
+    return ai.bakery.actors.launch.RecoveryBench.rows(tiny, config, cli.err());
   }
 
   private static int flight(Args args, Cli cli) throws Exception {

@@ -86,14 +86,23 @@ public final class RecoveryBench {
 
   private RecoveryBench() {}
 
-  /** Runs one kill in a fresh cluster under {@code dir}; the nodes' output goes to {@code log}. */
-  public static Result run(Path dir, Config config, PrintStream log) throws IOException, InterruptedException {
+  /**
+   * Runs one kill in a fresh cluster under {@code dir}; the nodes' output goes to {@code log}.
+   *
+   * @param modelDir the tiny preset's folder ({@code configs/model/tiny}), given as {@code model.model_path}: the
+   *     nodes look a preset up from their working folder, which need not be the installation's
+   */
+  public static Result run(Path dir, Path modelDir, Config config, PrintStream log) throws IOException,
+      InterruptedException {
+    if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
+      throw new IllegalArgumentException(modelDir + ": no config.json (the tiny preset's folder is configs/model/tiny)");
+    }
     Path example = dir.resolve("example");
     if (!Files.isDirectory(example)) {
       ExampleDataset.write(example, ExampleDataset.Options.DEFAULTS);
     }
     Path jobFile = dir.resolve("job.yaml");
-    Files.writeString(jobFile, jobYaml(dir, example.resolve("example.yaml")));
+    Files.writeString(jobFile, jobYaml(dir, modelDir.toAbsolutePath(), example.resolve("example.yaml")));
     Path jobDir = dir.resolve("job");
     FileJobStore store = new FileJobStore(jobDir.resolve("job.json"));
     // C1 only and the serial collector: start-up of N+2 JVMs dominates, the tiny preset's steps are libtorch time
@@ -101,7 +110,11 @@ public final class RecoveryBench {
     LocalCluster.Options options = new LocalCluster.Options(config.workers(), 1, config.workers() - 1, jobDir,
         config.heap(), null, jvm, jobFile, List.of());
     String victim = "worker-1";
-    try (LocalCluster cluster = new LocalCluster(options, log)) {
+    LocalCluster cluster = new LocalCluster(options, log);
+    // Ctrl-C or SIGTERM of the bench must not leave node JVMs behind
+    Thread teardown = new Thread(cluster::close, "bakery-recovery-bench-teardown");
+    Runtime.getRuntime().addShutdownHook(teardown);
+    try {
       if (config.heartbeatPause() > 0) {
         cluster.withNodeSettings("pekko.cluster.failure-detector.acceptable-heartbeat-pause = "
             + config.heartbeatPause() + " s");
@@ -134,45 +147,18 @@ public final class RecoveryBench {
       cluster.kill(victim);
       long deadline = killedAt + config.timeoutSeconds() * 1_000_000_000L;
 
-      double detected = Double.NaN;
-      double regrouped = Double.NaN;
-      double firstCommit = Double.NaN;
-      long newGeneration = -1;
-      long resumedFrom = -1;
-      java.util.Set<Long> aborted = new java.util.TreeSet<>();
-      while (Double.isNaN(firstCommit)) {
+      Timeline t = Timeline.NONE;
+      while (Double.isNaN(t.firstCommit())) {
         List<LocalCluster.TimedLine> lines = cluster.timedLines("coordinator");
-        for (int i = before.size(); i < lines.size(); i++) {
-          LocalCluster.TimedLine l = lines.get(i);
-          double at = Math.max(0, (l.nanos() - killedAt) / 1e9);
-          if (Double.isNaN(detected) && l.text().contains("worker " + victim + " is gone")) {
-            detected = at;
-          }
-          Matcher a = ABORTED.matcher(l.text());
-          if (a.find()) {
-            aborted.add(Long.parseLong(a.group(1)));
-          }
-          Matcher g = GENERATION.matcher(l.text());
-          if (Double.isNaN(regrouped) && g.find() && Long.parseLong(g.group(1)) > generationAtKill
-              && !List.of(g.group(2).split(",\\s*")).contains(victim)) {
-            regrouped = at;
-            newGeneration = Long.parseLong(g.group(1));
-            resumedFrom = Long.parseLong(g.group(3));
-          }
-          Matcher c = COMMITTED.matcher(l.text());
-          if (!Double.isNaN(regrouped) && Double.isNaN(firstCommit) && c.find()
-              && Long.parseLong(c.group(1)) + 1 > resumedFrom) {
-            firstCommit = at;
-          }
-        }
-        if (Double.isNaN(firstCommit) && !Double.isNaN(regrouped)) {
+        t = Timeline.read(lines.subList(before.size(), lines.size()), killedAt, victim, generationAtKill);
+        if (Double.isNaN(t.firstCommit()) && !Double.isNaN(t.regrouped())) {
           // a commit whose progress line was withheld (no losses reported) still shows in the job store
           Optional<JobSnapshot> s = store.load();
-          if (s.isPresent() && s.get().generation() >= newGeneration && s.get().committedStep() > resumedFrom) {
-            firstCommit = (System.nanoTime() - killedAt) / 1e9;
+          if (s.isPresent() && s.get().generation() >= t.newGeneration() && s.get().committedStep() > t.resumedFrom()) {
+            t = t.committedAt((System.nanoTime() - killedAt) / 1e9);
           }
         }
-        if (Double.isNaN(firstCommit)) {
+        if (Double.isNaN(t.firstCommit())) {
           failIfDone(cluster, "after the kill, before the new group committed a step");
           if (System.nanoTime() > deadline) {
             break;
@@ -180,18 +166,82 @@ public final class RecoveryBench {
           Thread.sleep(20);
         }
       }
-      long lost = resumedFrom < 0 ? -1 : Math.max(0, committedAtKill - resumedFrom) + (aborted.isEmpty() ? 0 : 1);
-      return new Result(config.workers(), committedAtKill, resumedFrom, generationAtKill, newGeneration, detected,
-          regrouped, firstCommit, aborted.size(), lost, config.heartbeatPause() > 0 ? config.heartbeatPause() : 10);
+      return new Result(config.workers(), committedAtKill, t.resumedFrom(), generationAtKill, t.newGeneration(),
+          t.removed(), t.regrouped(), t.firstCommit(), t.abortedSteps(), t.stepsLost(committedAtKill),
+          config.heartbeatPause() > 0 ? config.heartbeatPause() : 10);
+    } finally {
+      cluster.close();
+      try {
+        Runtime.getRuntime().removeShutdownHook(teardown);
+      } catch (IllegalStateException e) {
+        // shutting down already: the hook closes the cluster
+      }
+    }
+  }
+
+  /**
+   * What the coordinator's lines after a kill show, in seconds after it (NaN: not yet seen): the victim's removal
+   * from membership, the first generation without it (and the step it resumes from), and that generation's first
+   * committed step; steps aborted meanwhile.
+   */
+  record Timeline(double removed, double regrouped, double firstCommit, long newGeneration, long resumedFrom,
+      int abortedSteps) {
+    static final Timeline NONE = new Timeline(Double.NaN, Double.NaN, Double.NaN, -1, -1, 0);
+
+    /** @param lines the coordinator's lines since the kill, in order */
+    static Timeline read(List<LocalCluster.TimedLine> lines, long killedAtNanos, String victim,
+        long generationAtKill) {
+      double removed = Double.NaN;
+      double regrouped = Double.NaN;
+      double firstCommit = Double.NaN;
+      long newGeneration = -1;
+      long resumedFrom = -1;
+      java.util.Set<Long> aborted = new java.util.TreeSet<>();
+      for (LocalCluster.TimedLine l : lines) {
+        double at = Math.max(0, (l.nanos() - killedAtNanos) / 1e9);
+        if (Double.isNaN(removed) && l.text().contains("worker " + victim + " is gone")) {
+          removed = at;
+        }
+        Matcher a = ABORTED.matcher(l.text());
+        if (a.find() && Double.isNaN(firstCommit)) {
+          aborted.add(Long.parseLong(a.group(1)));
+        }
+        Matcher g = GENERATION.matcher(l.text());
+        if (Double.isNaN(regrouped) && g.find() && Long.parseLong(g.group(1)) > generationAtKill
+            && !List.of(g.group(2).split(",\\s*")).contains(victim)) {
+          regrouped = at;
+          newGeneration = Long.parseLong(g.group(1));
+          resumedFrom = Long.parseLong(g.group(3));
+        }
+        Matcher c = COMMITTED.matcher(l.text());
+        // the trainer's step s is the job's committed step s + 1
+        if (!Double.isNaN(regrouped) && Double.isNaN(firstCommit) && c.find()
+            && Long.parseLong(c.group(1)) + 1 > resumedFrom) {
+          firstCommit = at;
+        }
+      }
+      return new Timeline(removed, regrouped, firstCommit, newGeneration, resumedFrom, aborted.size());
+    }
+
+    Timeline committedAt(double seconds) {
+      return new Timeline(removed, regrouped, seconds, newGeneration, resumedFrom, abortedSteps);
+    }
+
+    /**
+     * Committed steps the new group does not resume from, plus the step in flight when any was aborted; -1 when
+     * no new group formed.
+     */
+    long stepsLost(long committedAtKill) {
+      return resumedFrom < 0 ? -1 : Math.max(0, committedAtKill - resumedFrom) + (abortedSteps > 0 ? 1 : 0);
     }
   }
 
   /** Runs in a temporary folder, deleted afterwards; the rows {@code bench recovery} prints. */
-  public static List<Map<String, Object>> rows(Config config, PrintStream log) throws IOException,
+  public static List<Map<String, Object>> rows(Path modelDir, Config config, PrintStream log) throws IOException,
       InterruptedException {
     Path dir = Files.createTempDirectory("bakery-bench-cluster-recovery");
     try {
-      return List.of(run(dir, config, log).row());
+      return List.of(run(dir, modelDir, config, log).row());
     } finally {
       try (var paths = Files.walk(dir)) {
         for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
@@ -213,10 +263,10 @@ public final class RecoveryBench {
   }
 
   /** The tiny preset on the example dataset, small packs (a step of about a second), far more steps than needed. */
-  static String jobYaml(Path dir, Path datasetConfig) {
+  static String jobYaml(Path dir, Path modelDir, Path datasetConfig) {
     return String.join("\n",
         "model:",
-        "  preset: tiny",
+        "  model_path: " + modelDir,
         "data:",
         "  dataset_config_file: " + datasetConfig,
         "  packing:",
