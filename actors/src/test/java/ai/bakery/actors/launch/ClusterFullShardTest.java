@@ -45,12 +45,14 @@ class ClusterFullShardTest {
    * Stated fp32 tolerance for every weight but the ViT key biases. Not bit-equal by construction: the sharded
    * ranks reduce-scatter per unit and sum the global norm's squares per shard, the reference all-reduces
    * buckets, so sums and the clip factor differ in the last bits, and AdamW grows that over 20 steps (it moves
-   * an element with a near-zero gradient by about lr whatever its size). Measured: max 4e-4 (weights move up to
-   * 0.04); the step losses agree to the printed 4 decimals for the first 6 steps, then drift apart up to 7e-4.
+   * an element with a near-zero gradient by about lr whatever its size). Measured over 4 runs: max 4e-4 to 9.4e-4
+   * (weights move by up to 0.04), about half the elements beyond 1e-5; the step losses agree to the printed 4
+   * decimals for the first 6 steps, then drift apart by up to 1e-3. Much looser than the data-parallel cluster
+   * (1e-5): a semantic difference that only shows after several steps is not ruled out by this test.
    */
-  static final double TOLERANCE = 1e-3;
+  static final double TOLERANCE = 3e-3;
   /** Step losses (ce, mse) printed with 4 decimals by the coordinator: rounding plus the drift above. */
-  static final double LOSS_TOLERANCE = 2e-3;
+  static final double LOSS_TOLERANCE = 3e-3;
   /**
    * The ViT key biases get a zero gradient in exact arithmetic (softmax ignores a shift shared by every key), so
    * each run's gradient is rounding noise and AdamW turns it into lr-sized steps of random sign: they are held
