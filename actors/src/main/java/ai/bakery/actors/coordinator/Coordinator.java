@@ -129,6 +129,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, JobPolicy policy, JobStore store,
       Duration tickEvery, List<String> dataShards, int maxFailedSteps) {
     super(ctx);
+    // named for this class: under Pekko's default name the job's progress lines fell under org.apache.pekko (WARN in
+    // the CLI's logback.xml), so `cluster up` printed no step or generation line
+    ctx.setLoggerName(Coordinator.class);
     this.store = store;
     this.dataShards = List.copyOf(dataShards);
     this.maxFailedSteps = maxFailedSteps;
