@@ -45,7 +45,7 @@ class ClusterFullShardTest {
    * Stated fp32 tolerance for every weight but the ViT key biases. Not bit-equal by construction: the sharded
    * ranks reduce-scatter per unit and sum the global norm's squares per shard, the reference all-reduces
    * buckets, so sums and the clip factor differ in the last bits, and AdamW grows that over 20 steps (it moves
-   * an element with a near-zero gradient by about lr whatever its size). Measured over 4 runs: max 4e-4 to 9.4e-4
+   * an element with a near-zero gradient by about lr whatever its size). Measured over 5 runs: max 4e-4 to 1.3e-3
    * (weights move by up to 0.04), about half the elements beyond 1e-5; the step losses agree to the printed 4
    * decimals for the first 6 steps, then drift apart by up to 1e-3. Much looser than the data-parallel cluster
    * (1e-5): a semantic difference that only shows after several steps is not ruled out by this test.
