@@ -238,7 +238,12 @@ public final class TrainJob {
   /** The folder holding the model's configs: the preset's, or model_path. */
   public static Path modelDir(ModelSection ms) {
     if (ms.preset() != null) {
-      // from the repository root, or from a module folder below it
+      // the installation's (-Dbakery.home, set by ./bakery and passed to cluster nodes), else from the working
+      // folder or a folder above it (a module folder when tests run)
+      String home = System.getProperty("bakery.home");
+      if (home != null && Files.isDirectory(Path.of(home).resolve(PRESETS).resolve(ms.preset()))) {
+        return Path.of(home).resolve(PRESETS).resolve(ms.preset()).toAbsolutePath();
+      }
       for (Path base = Path.of("").toAbsolutePath(); base != null; base = base.getParent()) {
         Path dir = base.resolve(PRESETS).resolve(ms.preset());
         if (Files.isDirectory(dir)) {
@@ -246,7 +251,8 @@ public final class TrainJob {
         }
       }
       throw new ConfigException("model.preset: no preset '" + ms.preset() + "' (looked for " + PRESETS.resolve(
-          ms.preset()) + " in " + Path.of("").toAbsolutePath() + " and its parents)");
+          ms.preset()) + " in " + (home == null ? "" : home + ", ") + Path.of("").toAbsolutePath()
+          + " and its parents)");
     }
     if (ms.modelPath() != null) {
       return Path.of(ms.modelPath());
