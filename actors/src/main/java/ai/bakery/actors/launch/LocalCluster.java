@@ -60,40 +60,16 @@ public final class LocalCluster implements AutoCloseable {
 
     /** {@code --workers N --data-shards M [--min-workers K] [--job-dir D] [--heap 2g] [--export D] <config> ...}. */
     public static Options parse(List<String> args) {
+      LaunchArgs parsed = LaunchArgs.parse(args,
+          List.of("workers", "data-shards", "min-workers", "job-dir", "heap", "export"), "option");
       Map<String, String> given = new LinkedHashMap<>();
-      int i = 0;
-      List<String> known = List.of("workers", "data-shards", "min-workers", "job-dir", "heap", "export");
-      while (i < args.size() && args.get(i).startsWith("--")) {
-        String a = args.get(i).substring(2);
-        String value;
-        int eq = a.indexOf('=');
-        if (eq >= 0) {
-          value = a.substring(eq + 1);
-          a = a.substring(0, eq);
-          i++;
-        } else {
-          if (i + 1 >= args.size()) {
-            throw new IllegalArgumentException("--" + a + " needs a value");
-          }
-          value = args.get(i + 1);
-          i += 2;
-        }
-        if (!known.contains(a)) {
-          throw new IllegalArgumentException("unknown option --" + a + " (options: --" + String.join(", --", known)
-              + "; config overrides go after <config>)");
-        }
-        given.put(a, value);
-      }
-      if (i >= args.size()) {
-        throw new IllegalArgumentException("missing <config>: the job's YAML file, after the options");
-      }
-      Path config = Path.of(args.get(i));
+      parsed.options().forEach(o -> given.put(o.getKey(), o.getValue()));
       int workers = number(given, "workers", "2");
       Path jobDir = Path.of(given.getOrDefault("job-dir", "cluster-job"));
       return new Options(workers, number(given, "data-shards", "1"), number(given, "min-workers", "1"), jobDir,
           given.getOrDefault("heap", "2g"), given.containsKey("export") ? Path.of(given.get("export")) : null,
           NodeOptions.split(System.getenv().getOrDefault("BAKERY_NODE_JAVA_OPTS", "").replace(' ', ',')),
-          config, args.subList(i + 1, args.size()));
+          parsed.config(), parsed.overrides());
     }
 
     private static int number(Map<String, String> given, String key, String dflt) {

@@ -113,39 +113,18 @@ public record NodeOptions(Set<String> roles, String host, int port, List<String>
 
   /** Parses {@code args}; errors name the option. */
   public static NodeOptions parse(List<String> args) {
+    LaunchArgs parsed = LaunchArgs.parse(args, OPTIONS.keySet(), "node option");
     Map<String, String> given = new LinkedHashMap<>();
     List<String> seeds = new ArrayList<>();
-    int i = 0;
-    while (i < args.size() && args.get(i).startsWith("--")) {
-      String a = args.get(i).substring(2);
-      String value;
-      int eq = a.indexOf('=');
-      if (eq >= 0) {
-        value = a.substring(eq + 1);
-        a = a.substring(0, eq);
-        i++;
+    for (Map.Entry<String, String> o : parsed.options()) {
+      if (o.getKey().equals("seed")) {
+        seeds.addAll(split(o.getValue()));
       } else {
-        if (i + 1 >= args.size()) {
-          throw new IllegalArgumentException("--" + a + " needs a value");
-        }
-        value = args.get(i + 1);
-        i += 2;
-      }
-      if (!OPTIONS.containsKey(a)) {
-        throw new IllegalArgumentException("unknown node option --" + a + " (options: --"
-            + String.join(", --", OPTIONS.keySet()) + "; config overrides go after <config>)");
-      }
-      if (a.equals("seed")) {
-        seeds.addAll(split(value));
-      } else {
-        given.put(a, value);
+        given.put(o.getKey(), o.getValue());
       }
     }
-    if (i >= args.size()) {
-      throw new IllegalArgumentException("missing <config>: the job's YAML file, after the node options");
-    }
-    Path config = Path.of(args.get(i));
-    List<String> overrides = args.subList(i + 1, args.size());
+    Path config = parsed.config();
+    List<String> overrides = parsed.overrides();
     return new NodeOptions(Set.copyOf(split(get(given, "role", ""))), get(given, "host", null),
         integer(given, "port"), seeds, get(given, "bootstrap", "seeds"), integer(given, "flight-port"), integer(given, "data-shards"),
         integer(given, "min-workers"), integer(given, "max-workers"), path(given, "job-dir"),
