@@ -24,20 +24,12 @@ import org.slf4j.LoggerFactory;
 class DataParallelTrainingTest {
   private static final Logger LOG = LoggerFactory.getLogger(DataParallelTrainingTest.class);
   /**
-   * fp32: the ranks' averaged gradient and the process's accumulated one differ only in summation order. Measured
-   * (max |w - w_ref| over every weight but the ViT key biases): 0.0 with 2 ranks (bit-identical), 6e-8 to 1.2e-7
-   * with 3 ranks (EMA 1.5e-8 to 3e-8) over several runs.
+   * fp32: the ranks' averaged gradient and the process's accumulated one differ only in summation order, and
+   * AdamW's epsilon (see {@link TinyRanks#job}) bounds how far the optimizer amplifies that. Measured (max |w -
+   * w_ref| over every weight, EMA alike): 0.0 with 2 ranks (bit-identical), 1.2e-7 with 3 ranks; with the
+   * reference's epsilon of 1e-15 a CI machine with other kernels saw 1.2e-5.
    */
   static final double TOLERANCE = 1e-6;
-  /**
-   * Weights whose gradient is zero in exact arithmetic, so that each run's is rounding noise: the ViT's key
-   * biases (softmax over keys ignores a shift shared by every key; the LLM's keys are rotated, so its biases do
-   * get a gradient). AdamW turns noise into full {@code lr}-sized steps of random sign, so these are compared only
-   * against AdamW's step bound. With three ranks they differ by up to ~4 lr after three steps; everything else
-   * agrees within 1e-6.
-   */
-  static final java.util.function.Predicate<String> NOISE_ONLY =
-      name -> name.startsWith("vit_model.") && name.endsWith("self_attn.k_proj.bias");
 
   @TempDir
   static Path dir;
@@ -76,11 +68,10 @@ class DataParallelTrainingTest {
     });
     long ranksDone = System.nanoTime();
     TinyRanks.Outcome ref = TinyRanks.reference(dir, packs, world, steps);
-    double wDiff = TinyRanks.maxAbsDiff(ranks.get(0).weights(), ref.weights(), NOISE_ONLY.negate());
-    double eDiff = TinyRanks.maxAbsDiff(ranks.get(0).ema(), ref.ema(), NOISE_ONLY.negate());
-    double noiseDiff = TinyRanks.maxAbsDiff(ranks.get(0).weights(), ref.weights(), NOISE_ONLY);
-    LOG.info("{} ranks x {} steps: max |w - w_ref| = {}, max |ema - ema_ref| = {}; ViT key biases {} ({} s ranks,"
-        + " {} s reference)", world, steps, wDiff, eDiff, noiseDiff, (ranksDone - start) / 1e9,
+    double wDiff = TinyRanks.maxAbsDiff(ranks.get(0).weights(), ref.weights());
+    double eDiff = TinyRanks.maxAbsDiff(ranks.get(0).ema(), ref.ema());
+    LOG.info("{} ranks x {} steps: max |w - w_ref| = {}, max |ema - ema_ref| = {} ({} s ranks, {} s reference)",
+        world, steps, wDiff, eDiff, (ranksDone - start) / 1e9,
         (System.nanoTime() - ranksDone) / 1e9);
     for (int r = 1; r < world; r++) {
       assertEquals(ranks.get(0).fingerprint(), ranks.get(r).fingerprint(), "rank " + r + " differs from rank 0");
@@ -88,9 +79,7 @@ class DataParallelTrainingTest {
     assertTrue(wDiff <= TOLERANCE, "weights differ from the one-process run by " + wDiff);
     assertTrue(eDiff <= TOLERANCE, "EMA differs from the one-process run by " + eDiff);
     // the weights moved: a comparison of untouched weights could not fail
-    assertTrue(TinyRanks.maxAbsDiff(ref.weights(), initial(), NOISE_ONLY.negate()) > 100 * TOLERANCE);
-    // AdamW moves a weight by at most about lr per step, whatever its (noise) gradient
-    assertTrue(noiseDiff <= 2 * steps * 2e-3, "ViT key biases moved by more than AdamW's step: " + noiseDiff);
+    assertTrue(TinyRanks.maxAbsDiff(ref.weights(), initial()) > 100 * TOLERANCE);
     for (int s = 0; s < steps; s++) {
       StepResult ours = ranks.get(0).steps().get(s);
       StepResult theirs = ref.steps().get(s);
