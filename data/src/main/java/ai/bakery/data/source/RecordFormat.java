@@ -96,7 +96,7 @@ public final class RecordFormat implements DatasetFormat {
           continue;
         }
         try {
-          RowContext ctx = new RowContext(key, source, RowRandom.of(source.options().seed(), key), media);
+          RowContext ctx = new RowContext(key, source, RowRandom.forRow(source, unit, r.row()), media);
           List<SampleItem> items = mapper.map(r.node(), ctx);
           pending = new PositionedSample(new Sample(key, source.name(), items), unit, r.row());
         } catch (SkipException e) {
