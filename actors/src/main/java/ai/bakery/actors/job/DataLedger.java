@@ -117,10 +117,62 @@ public final class DataLedger {
 
   /** Rebuilds a ledger from a snapshot: committed steps and the queue (batches in flight at the snapshot are in it). */
   public static DataLedger restore(Map<Long, List<BatchId>> committed, List<BatchId> queued) {
+    return restore(committed, queued, List.of());
+  }
+
+  /** As {@link #restore(Map, List)}, with the data positions a restarted shard resumes from. */
+  public static DataLedger restore(Map<Long, List<BatchId>> committed, List<BatchId> queued, List<Position> positions) {
     DataLedger l = new DataLedger();
     committed.forEach(l::commit);
     l.known.addAll(l.trained);
     l.offer(queued);
+    for (Position p : positions) {
+      l.positionsAfter.put(new BatchId(p.shard(), p.seq()), p.after());
+    }
     return l;
+  }
+
+  /**
+   * The data position right after one batch of a shard.
+   *
+   * @param after the shard's opaque position after packing batch {@code seq} (empty: unknown)
+   */
+  public record Position(String shard, long seq, String after) {}
+
+  /**
+   * The positions a snapshot must keep so that any of its shards can be restarted ({@link #dropShard}): per shard,
+   * those of the batch before its first untrained one and of every later batch known (or, when all are trained, of
+   * its last). Older positions are never needed again, so snapshots stay small however long the job runs.
+   */
+  public List<Position> resumePositions() {
+    Map<String, Long> firstUntrained = new java.util.HashMap<>();
+    Map<String, Long> lastKnown = new java.util.HashMap<>();
+    for (BatchId b : known) {
+      lastKnown.merge(b.shard(), b.seq(), Math::max);
+      if (!trained.contains(b)) {
+        firstUntrained.merge(b.shard(), b.seq(), Math::min);
+      }
+    }
+    List<Position> out = new ArrayList<>();
+    List<BatchId> sorted = new ArrayList<>(positionsAfter.keySet());
+    Collections.sort(sorted);
+    for (BatchId b : sorted) {
+      Long untrained = firstUntrained.get(b.shard());
+      long from = untrained != null ? untrained - 1 : lastKnown.getOrDefault(b.shard(), Long.MAX_VALUE);
+      String after = positionsAfter.get(b);
+      if (b.seq() >= from && after != null && !after.isEmpty()) {
+        out.add(new Position(b.shard(), b.seq(), after));
+      }
+    }
+    return out;
+  }
+
+  /** Every shard a batch known to this ledger came from. */
+  public Set<String> shards() {
+    Set<String> out = new java.util.TreeSet<>();
+    for (BatchId b : known) {
+      out.add(b.shard());
+    }
+    return out;
   }
 }

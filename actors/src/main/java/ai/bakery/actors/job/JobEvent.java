@@ -43,6 +43,36 @@ public sealed interface JobEvent {
   /** The data shards have served every batch of the epoch: a last, partial step may run. */
   record DataEnd() implements JobEvent {}
 
+  /**
+   * Forming generation {@code generation}, the ranks found that none of them holds the committed state (every worker
+   * restarted, or sharded state of another world with no peer copy left), so it must come from a checkpoint.
+   */
+  record StateLost(String worker, long generation, String reason) implements JobEvent {}
+
+  /**
+   * A rank's part of checkpoint {@code step} is durable.
+   *
+   * @param part the part's rank in the checkpoint, or -1 when this rank writes none (another replica holds the same)
+   * @param parts the checkpoint's number of parts as this rank sees it
+   * @param stepFiles the step-wide files the checkpoint needs (train state, schedule, optimizer counts), given by the
+   *     rank writing part 0; empty from the others
+   */
+  record CheckpointPartSaved(String worker, long step, String saveId, int part, int parts,
+      java.util.Map<String, String> stepFiles) implements JobEvent {
+    public CheckpointPartSaved {
+      stepFiles = stepFiles == null ? java.util.Map.of() : java.util.Map.copyOf(stepFiles);
+    }
+  }
+
+  /** A rank could not write its part of checkpoint {@code step}. */
+  record CheckpointPartFailed(String worker, long step, String saveId, String reason) implements JobEvent {}
+
+  /** Checkpoint {@code step}'s COMPLETE marker is durable: the job can be restored from it. */
+  record CheckpointCommitted(long step, String saveId) implements JobEvent {}
+
+  /** Writing checkpoint {@code step}'s job state or marker failed: it stays torn. */
+  record CheckpointFailed(long step, String saveId, String reason) implements JobEvent {}
+
   /** Time passes; step and group-forming deadlines are checked. */
   record Tick() implements JobEvent {}
 }

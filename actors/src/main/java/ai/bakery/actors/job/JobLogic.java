@@ -34,13 +34,38 @@ import java.util.function.LongSupplier;
 public final class JobLogic {
   private final JobPolicy policy;
   private final LongSupplier clock;
-  private final DataLedger ledger;
+  private DataLedger ledger;
   private final Set<String> live = new LinkedHashSet<>();
   private final Set<String> leaving = new HashSet<>();
   private long generation;
   private long committedStep;
   private boolean dataEnded;
   private JobPhase phase = new Waiting();
+  /** The job step every rank of the next group loads from its checkpoint, or -1 (the ranks hold the state). */
+  private long restoreStep = -1;
+  /** The newest complete checkpoint, or null: where the job goes back to when the workers lost the state. */
+  private CheckpointRef latest;
+  /** Checkpoints being written, by step. */
+  private final Map<Long, PendingSave> saves = new java.util.TreeMap<>();
+
+  /** A checkpoint whose ranks write their parts; committed once all reported them durable. */
+  private static final class PendingSave {
+    final long step;
+    final String saveId;
+    final List<String> ranks;
+    final JobSnapshot snapshot;
+    final long deadlineMillis;
+    final Map<String, JobEvent.CheckpointPartSaved> reported = new LinkedHashMap<>();
+    boolean committing;
+
+    PendingSave(long step, String saveId, List<String> ranks, JobSnapshot snapshot, long deadlineMillis) {
+      this.step = step;
+      this.saveId = saveId;
+      this.ranks = List.copyOf(ranks);
+      this.snapshot = snapshot;
+      this.deadlineMillis = deadlineMillis;
+    }
+  }
 
   public JobLogic(JobPolicy policy, LongSupplier clockMillis) {
     this(policy, clockMillis, new DataLedger(), 0, 0);
@@ -53,11 +78,47 @@ public final class JobLogic {
     this.ledger = ledger;
     this.generation = generation;
     this.committedStep = committedStep;
+    if (policy.maxSteps() > 0 && committedStep >= policy.maxSteps()) {
+      phase = new Finished(); // a successor taking over a finished job (its node stopped first) just says so
+    }
+  }
+
+  /**
+   * The job's logic when its coordinator starts: from the stored snapshot (a fail-over, or a restart of a job that
+   * ran before), or from the newest complete checkpoint when there is no stored state or the checkpoint is newer
+   * (then every rank of the first group loads it).
+   *
+   * @param stored the coordinator's own snapshot of the job, if any
+   * @param checkpoint the newest complete checkpoint, if any; with a stored snapshot it is where the job goes back to
+   *     should the workers have lost the state
+   * @param resumeFromCheckpoint whether a job without a stored snapshot starts from {@code checkpoint}
+   *     ({@code auto_resume}); otherwise it starts fresh and ignores checkpoints of earlier runs
+   */
+  public static JobLogic start(JobPolicy policy, LongSupplier clockMillis, java.util.Optional<JobSnapshot> stored,
+      java.util.Optional<CheckpointRef> checkpoint, boolean resumeFromCheckpoint) {
+    if (stored.isEmpty() && (!resumeFromCheckpoint || checkpoint.isEmpty())) {
+      return new JobLogic(policy, clockMillis);
+    }
+    if (stored.isPresent() && (checkpoint.isEmpty() || checkpoint.get().step() <= stored.get().committedStep())) {
+      JobLogic logic = stored.get().resume(policy, clockMillis);
+      logic.latest = checkpoint.orElse(null);
+      return logic;
+    }
+    CheckpointRef cp = checkpoint.orElseThrow();
+    long generation = Math.max(cp.snapshot().generation(), stored.map(JobSnapshot::generation).orElse(0L));
+    JobLogic logic = new JobLogic(policy, clockMillis, cp.snapshot().ledger(), generation, cp.step());
+    logic.latest = cp;
+    logic.restoreStep = cp.step();
+    return logic;
   }
 
   public List<JobEffect> handle(JobEvent event) {
     List<JobEffect> out = new ArrayList<>();
     if (phase instanceof Finished) {
+      return out;
+    }
+    if (phase instanceof JobPhase.Finishing f) {
+      onFinishing(f, event, out);
       return out;
     }
     // Java 17: no pattern switch yet
@@ -82,8 +143,171 @@ public final class JobLogic {
       }
     } else if (event instanceof Tick) {
       onTick(out);
+      checkSaveDeadlines(out);
+    } else if (event instanceof JobEvent.StateLost e) {
+      onStateLost(e, out);
+    } else {
+      onCheckpointEvent(event, out);
     }
     return out;
+  }
+
+  /** After the last step only the final checkpoint matters: the job ends once it is committed or given up. */
+  private void onFinishing(JobPhase.Finishing f, JobEvent event, List<JobEffect> out) {
+    if (event instanceof WorkerDown e) {
+      live.remove(e.worker());
+      abandonSavesOf(e.worker(), out);
+    } else if (event instanceof Tick) {
+      checkSaveDeadlines(out);
+    } else {
+      onCheckpointEvent(event, out);
+    }
+    if (!saves.containsKey(f.step())) {
+      phase = new Finished();
+    }
+  }
+
+  private void onCheckpointEvent(JobEvent event, List<JobEffect> out) {
+    if (event instanceof JobEvent.CheckpointPartSaved e) {
+      PendingSave p = saves.get(e.step());
+      if (p == null || !p.saveId.equals(e.saveId()) || !p.ranks.contains(e.worker()) || p.committing) {
+        return;
+      }
+      p.reported.put(e.worker(), e);
+      if (p.reported.size() == p.ranks.size()) {
+        commitSave(p, out);
+      }
+    } else if (event instanceof JobEvent.CheckpointPartFailed e) {
+      PendingSave p = saves.get(e.step());
+      if (p != null && p.saveId.equals(e.saveId()) && !p.committing) {
+        abandon(p, "rank " + e.worker() + " could not write its part: " + e.reason(), out);
+      }
+    } else if (event instanceof JobEvent.CheckpointCommitted e) {
+      PendingSave p = saves.get(e.step());
+      if (p != null && p.saveId.equals(e.saveId())) {
+        saves.remove(e.step());
+        if (latest == null || p.step >= latest.step()) {
+          latest = new CheckpointRef(p.step, p.snapshot);
+        }
+      }
+    } else if (event instanceof JobEvent.CheckpointFailed e) {
+      PendingSave p = saves.get(e.step());
+      if (p != null && p.saveId.equals(e.saveId())) {
+        saves.remove(e.step());
+        out.add(new JobEffect.CheckpointAbandoned(e.step(), e.reason()));
+      }
+    }
+  }
+
+  /** Every rank reported: the parts must be exactly 0..n-1 of one world, part 0 bringing the step-wide files. */
+  private void commitSave(PendingSave p, List<JobEffect> out) {
+    int parts = -1;
+    Set<Integer> seen = new java.util.TreeSet<>();
+    Map<String, String> stepFiles = null;
+    for (JobEvent.CheckpointPartSaved e : p.reported.values()) {
+      if (e.part() < 0) {
+        continue;
+      }
+      if (parts >= 0 && e.parts() != parts) {
+        abandon(p, "ranks disagree on the number of parts (" + parts + " and " + e.parts() + ")", out);
+        return;
+      }
+      parts = e.parts();
+      if (e.part() >= parts || !seen.add(e.part())) {
+        abandon(p, "part " + e.part() + " of " + parts + " reported twice or out of range", out);
+        return;
+      }
+      if (e.part() == 0) {
+        stepFiles = e.stepFiles();
+      }
+    }
+    if (parts < 1 || seen.size() != parts) {
+      abandon(p, "only parts " + seen + " of " + Math.max(parts, 0) + " were written (a rank holding the rest is gone)",
+          out);
+      return;
+    }
+    p.committing = true;
+    out.add(new JobEffect.CommitCheckpoint(p.step, p.saveId, parts, p.snapshot, stepFiles));
+  }
+
+  private void abandon(PendingSave p, String reason, List<JobEffect> out) {
+    saves.remove(p.step);
+    out.add(new JobEffect.CheckpointAbandoned(p.step, reason));
+  }
+
+  /** A rank that dies before its part is durable leaves the checkpoint torn. */
+  private void abandonSavesOf(String worker, List<JobEffect> out) {
+    for (PendingSave p : new ArrayList<>(saves.values())) {
+      if (!p.committing && p.ranks.contains(worker) && !p.reported.containsKey(worker)) {
+        abandon(p, "rank " + worker + " was lost before its part was durable", out);
+      }
+    }
+  }
+
+  private void checkSaveDeadlines(List<JobEffect> out) {
+    long now = clock.getAsLong();
+    for (PendingSave p : new ArrayList<>(saves.values())) {
+      if (!p.committing && now >= p.deadlineMillis) {
+        abandon(p, "not every part was durable within " + policy.checkpointTimeout().toSeconds() + " s", out);
+      }
+    }
+  }
+
+  /** Asks the group that committed {@code step} to save it; the job's state is captured now, at the commit. */
+  private void save(long generation, long step, List<String> ranks, List<JobEffect> out) {
+    if (ranks.isEmpty() || saves.containsKey(step)) {
+      return;
+    }
+    JobSnapshot at = new JobSnapshot(generation, step, ledger.committed(), ledger.queued(), ledger.resumePositions());
+    String saveId = "g" + generation + "-s" + step;
+    saves.put(step, new PendingSave(step, saveId, ranks, at,
+        clock.getAsLong() + policy.checkpointTimeout().toMillis()));
+    out.add(new JobEffect.SaveCheckpoint(generation, step, saveId, ranks));
+  }
+
+  /**
+   * No rank of the forming group holds the committed state: go back to the newest complete checkpoint (or to the
+   * start when there is none), serve again every batch trained after it, restart the data shards from the
+   * positions it recorded, and have every rank load it.
+   */
+  private void onStateLost(JobEvent.StateLost e, List<JobEffect> out) {
+    if (!(phase instanceof Forming f) || e.generation() != f.generation() || !f.ranks().contains(e.worker())) {
+      return;
+    }
+    long from = committedStep;
+    if (latest == null && committedStep == 0) {
+      out.add(new JobEffect.Fail("generation " + e.generation() + " holds no usable state (" + e.reason()
+          + ") and there is no checkpoint to restore"));
+      phase = new Finished();
+      return;
+    }
+    if (latest != null && latest.step() == committedStep) {
+      // the checkpoint holds the committed step itself: no batch to serve again, the data shards go on
+      restoreStep = committedStep;
+      out.add(new JobEffect.Rewind(from, committedStep, e.reason()));
+      formGroup(out);
+      return;
+    }
+    for (PendingSave p : new ArrayList<>(saves.values())) {
+      abandon(p, "the job goes back to step " + (latest == null ? 0 : latest.step()), out);
+    }
+    Set<String> shards = new java.util.TreeSet<>(ledger.shards());
+    if (latest != null) {
+      ledger = latest.snapshot().ledger();
+      committedStep = latest.step();
+      restoreStep = latest.step();
+    } else {
+      ledger = new DataLedger();
+      committedStep = 0;
+      restoreStep = -1; // fresh ranks hold the start
+    }
+    shards.addAll(ledger.shards());
+    dataEnded = false;
+    out.add(new JobEffect.Rewind(from, committedStep, e.reason()));
+    for (String shard : shards) {
+      out.add(ledger.dropShard(shard));
+    }
+    formGroup(out);
   }
 
   private void onWorkerUp(WorkerUp e, List<JobEffect> out) {
@@ -98,6 +322,9 @@ public final class JobLogic {
 
   private void onWorkerDown(WorkerDown e, List<JobEffect> out) {
     String w = e.worker();
+    if (!e.graceful()) {
+      abandonSavesOf(w, out);
+    }
     if (e.graceful() && live.contains(w)) {
       leaving.add(w);
       if (phase instanceof Stepping s && s.ranks().contains(w)) {
@@ -105,6 +332,7 @@ public final class JobLogic {
       }
       live.remove(w);
       leaving.remove(w);
+      abandonSavesOf(w, out);
       out.add(new JobEffect.Release(w));
       if (currentRanks().contains(w)) {
         formGroup(out);
@@ -137,6 +365,7 @@ public final class JobLogic {
       return;
     }
     phase = new Idle(f.generation(), f.ranks());
+    restoreStep = -1; // the group holds the restored state now
     startStepIfPossible(out);
   }
 
@@ -223,11 +452,19 @@ public final class JobLogic {
       if (leaving.remove(w)) {
         live.remove(w);
         departed.add(w);
+        abandonSavesOf(w, out);
         out.add(new JobEffect.Release(w));
       }
     }
-    if (policy.maxSteps() > 0 && committedStep >= policy.maxSteps()) {
-      phase = new Finished();
+    boolean last = policy.maxSteps() > 0 && committedStep >= policy.maxSteps();
+    if (policy.checkpointDue(committedStep) || (last && policy.checkpointEvery() > 0)) {
+      List<String> savers = new ArrayList<>(s.ranks());
+      savers.removeAll(s.lost());
+      savers.removeAll(departed); // released: a leaver writes nothing more (sharded: that checkpoint stays torn)
+      save(s.generation(), committedStep, savers, out);
+    }
+    if (last) {
+      phase = saves.containsKey(committedStep) ? new JobPhase.Finishing(committedStep) : new Finished();
       return;
     }
     if (!s.lost().isEmpty() || !departed.isEmpty() || !eligible().equals(s.ranks())) {
@@ -256,7 +493,7 @@ public final class JobLogic {
     }
     generation++;
     phase = new Forming(generation, ranks, Set.of(), clock.getAsLong() + policy.formTimeout().toMillis());
-    out.add(new JobEffect.FormGroup(generation, ranks, committedStep));
+    out.add(new JobEffect.FormGroup(generation, ranks, committedStep, restoreStep));
   }
 
   private void startStepIfPossible(List<JobEffect> out) {
@@ -324,7 +561,22 @@ public final class JobLogic {
       }
     }
     queued.addAll(ledger.queued());
-    return new JobSnapshot(generation, committedStep, ledger.committed(), queued);
+    return new JobSnapshot(generation, committedStep, ledger.committed(), queued, ledger.resumePositions());
+  }
+
+  /** The newest complete checkpoint known, if any. */
+  public java.util.Optional<CheckpointRef> latestCheckpoint() {
+    return java.util.Optional.ofNullable(latest);
+  }
+
+  /** The step the next group loads from its checkpoint, or -1 when the ranks hold the state. */
+  public long restoreStep() {
+    return restoreStep;
+  }
+
+  /** Steps of the checkpoints being written. */
+  public Set<Long> savesInFlight() {
+    return Set.copyOf(saves.keySet());
   }
 
   public boolean finished() {

@@ -25,6 +25,9 @@ sealed interface JobPhase {
       Set<String> lost,
       long deadlineMillis) implements JobPhase {}
 
+  /** max_steps reached; the final checkpoint of {@code step} is being written. */
+  record Finishing(long step) implements JobPhase {}
+
   /** max_steps reached. */
   record Finished() implements JobPhase {}
 }

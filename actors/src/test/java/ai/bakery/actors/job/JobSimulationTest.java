@@ -21,10 +21,20 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The elastic protocol in a seeded discrete-event simulation (after Kafka raft's RaftEventSimulationTest):
  * workers are killed, join and leave gracefully, batches arrive late and twice, the coordinator fails over;
  * every seed must end with each batch of the epoch trained exactly once and every worker holding the same
- * model. A failing seed reproduces from its number.
+ * model. Checkpoints are saved every other step; in some seeds every worker restarts at once, so the new ones hold
+ * nothing and the job must go back to its newest complete checkpoint (rank parts that die with their worker leave
+ * torn ones, never used) and serve the later batches again. A failing seed reproduces from its number.
  */
 class JobSimulationTest {
   static final int BATCHES = 120;
+
+  /** Seeds in which every worker restarted with state to lose: enough of them to mean something. */
+  static final java.util.concurrent.atomic.AtomicInteger REWOUND = new java.util.concurrent.atomic.AtomicInteger();
+
+  @org.junit.jupiter.api.AfterAll
+  static void enoughSeedsRewound() {
+    assertTrue(REWOUND.get() >= 10, "only " + REWOUND.get() + " seeds restarted every worker mid-job");
+  }
 
   static List<Long> seeds() {
     List<Long> s = new ArrayList<>();
@@ -58,6 +68,20 @@ class JobSimulationTest {
       }
     }
     assertTrue(sim.generations.size() >= 2, "membership changed at least once");
+    // a checkpoint is committed only once every rank's part is durable, and its ranks' model is what its ledger says
+    for (Map.Entry<Long, List<BatchId>> cp : sim.completeModels.entrySet()) {
+      List<BatchId> ledgerSays = new ArrayList<>();
+      new java.util.TreeMap<>(sim.complete.get(cp.getKey()).committed()).values().forEach(ledgerSays::addAll);
+      assertEquals(ledgerSays, cp.getValue(), "checkpoint " + cp.getKey() + " (seed " + seed + ")");
+    }
+    for (long step : sim.commitsBeforeAllParts) {
+      throw new AssertionError("checkpoint " + step + " committed before every part was durable (seed " + seed + ")");
+    }
+    assertTrue(!sim.complete.isEmpty(), "checkpoints were completed (seed " + seed + ")");
+    if (sim.restartedAll) {
+      assertTrue(sim.rewinds > 0, "a restart of every worker goes back to a checkpoint (seed " + seed + ")");
+      REWOUND.incrementAndGet();
+    }
     for (int i = 1; i < sim.generations.size(); i++) {
       assertTrue(sim.generations.get(i) > sim.generations.get(i - 1), "generations increase");
     }
@@ -69,6 +93,8 @@ class JobSimulationTest {
     boolean alive = true;
     boolean inGroup;
     long generation = -1;
+    /** The committed job step its model holds (0: the start). */
+    long step;
     List<BatchId> applied = new ArrayList<>();
     List<BatchId> pendingGradient; // reduced gradient waiting for the commit
 
@@ -84,7 +110,17 @@ class JobSimulationTest {
     long seqNo;
     final Map<String, Worker> workers = new HashMap<>();
     final List<Long> generations = new ArrayList<>();
-    final JobPolicy policy = new JobPolicy(2, 3, 1, Duration.ofMillis(500), Duration.ofMillis(300), 0);
+    final JobPolicy policy = new JobPolicy(2, 3, 1, Duration.ofMillis(500), Duration.ofMillis(300), 0)
+        .withCheckpoints(2, Duration.ofMillis(400));
+    /** Complete checkpoints on "disk": the job state written with COMPLETE, and the model the ranks wrote. */
+    final java.util.TreeMap<Long, JobSnapshot> complete = new java.util.TreeMap<>();
+    final java.util.TreeMap<Long, List<BatchId>> completeModels = new java.util.TreeMap<>();
+    /** Parts written per save attempt, and the model each rank wrote. */
+    final Map<String, Set<String>> partsWritten = new HashMap<>();
+    final Map<String, List<BatchId>> partModels = new HashMap<>();
+    final List<Long> commitsBeforeAllParts = new ArrayList<>();
+    boolean restartedAll;
+    int rewinds;
     JobLogic logic;
     int nextWorker;
     int produced;
@@ -141,6 +177,9 @@ class JobSimulationTest {
       if (rnd.nextBoolean()) {
         at(200 + rnd.nextInt(1500), () -> feed(new JobEvent.ShardLost("shard-1")));
       }
+      if (rnd.nextInt(3) == 0) {
+        at(1000 + rnd.nextInt(2000), this::restartAll);
+      }
       // A replacement keeps the world at the minimum eventually.
       at(4000, () -> startWorker(now));
       at(4100, () -> startWorker(now));
@@ -179,6 +218,20 @@ class JobSimulationTest {
       at(now + 20 + rnd.nextInt(80), () -> feed(new JobEvent.WorkerDown(w.id, false)));
     }
 
+    /** Every worker dies at once and three fresh ones start: no live worker holds the state. */
+    void restartAll() {
+      restartedAll = logic.committedStep() > 0; // state to lose
+      for (Worker w : workers.values()) {
+        if (w.alive) {
+          w.alive = false;
+          at(now + 20 + rnd.nextInt(80), () -> feed(new JobEvent.WorkerDown(w.id, false)));
+        }
+      }
+      for (int i = 0; i < 3; i++) {
+        startWorker(now + 150);
+      }
+    }
+
     void leaveRandom() {
       List<Worker> alive = workers.values().stream().filter(x -> x.alive).sorted((a, b) -> a.id.compareTo(b.id)).toList();
       if (alive.isEmpty()) {
@@ -189,7 +242,10 @@ class JobSimulationTest {
 
     void failOver() {
       JobSnapshot snap = logic.snapshot();
-      logic = snap.resume(policy, () -> now);
+      // the successor reads the job's snapshot and finds the newest complete checkpoint on disk
+      java.util.Optional<CheckpointRef> latest = complete.isEmpty() ? java.util.Optional.empty()
+          : java.util.Optional.of(new CheckpointRef(complete.lastKey(), complete.lastEntry().getValue()));
+      logic = JobLogic.start(policy, () -> now, java.util.Optional.of(snap), latest, false);
       failedOver = true;
       if (now >= dataEndAt) {
         feed(new JobEvent.DataEnd());
@@ -202,24 +258,34 @@ class JobSimulationTest {
     void perform(JobEffect fx) {
       if (fx instanceof JobEffect.FormGroup f) {
         generations.add(f.generation());
-        // Committed model state: what every member syncs to (from a peer or the checkpoint).
-        List<BatchId> model = new ArrayList<>();
-        new java.util.TreeMap<>(logic.ledger().committed()).values().forEach(model::addAll);
         for (Worker w : workers.values()) {
           w.inGroup = false;
         }
-        for (String id : f.ranks()) {
-          Worker w = workers.get(id);
-          at(now + 5 + rnd.nextInt(30), () -> {
-            if (w.alive) {
-              w.generation = f.generation();
-              w.applied = new ArrayList<>(model);
-              w.pendingGradient = null;
-              w.inGroup = true;
-              feed(new JobEvent.GroupReady(w.id, f.generation()));
+        at(now + 5 + rnd.nextInt(30), () -> {
+          // the ranks meet, then take the state: from the checkpoint, or from a rank holding the committed step
+          List<Worker> members = f.ranks().stream().map(workers::get).filter(w -> w.alive).toList();
+          List<BatchId> state;
+          if (f.restores()) {
+            state = completeModels.get(f.restoreStep());
+            assertTrue(state != null, "group " + f.generation() + " restores checkpoint " + f.restoreStep()
+                + ", which is not complete");
+          } else {
+            state = members.stream().filter(w -> w.step == f.committedStep()).findFirst().map(w -> w.applied)
+                .orElse(null);
+          }
+          for (Worker w : members) {
+            w.generation = f.generation();
+            w.pendingGradient = null;
+            if (state == null) {
+              feed(new JobEvent.StateLost(w.id, f.generation(), "no rank holds step " + f.committedStep()));
+              continue;
             }
-          });
-        }
+            w.applied = new ArrayList<>(state);
+            w.step = f.committedStep();
+            w.inGroup = true;
+            feed(new JobEvent.GroupReady(w.id, f.generation()));
+          }
+        });
       } else if (fx instanceof JobEffect.RunStep r) {
         // The all-reduce happens once every rank computed; it succeeds only if all ranks are alive then.
         long reduceAt = now + 30 + rnd.nextInt(60);
@@ -253,8 +319,41 @@ class JobSimulationTest {
           if (w.alive && w.pendingGradient != null && w.pendingGradient.equals(c.batches())) {
             w.applied.addAll(w.pendingGradient);
             w.pendingGradient = null;
+            w.step = c.step();
           }
         }
+      } else if (fx instanceof JobEffect.SaveCheckpoint save) {
+        // each rank writes its part of the model it holds now, in the background; one dying loses its part
+        for (int i = 0; i < save.ranks().size(); i++) {
+          Worker w = workers.get(save.ranks().get(i));
+          int part = i;
+          List<BatchId> held = new ArrayList<>(w.applied);
+          long heldStep = w.step;
+          at(now + 10 + rnd.nextInt(150), () -> {
+            if (w.alive) {
+              assertEquals(save.step(), heldStep, "rank " + w.id + " saves the committed step");
+              partsWritten.computeIfAbsent(save.saveId(), k -> new HashSet<>()).add(w.id);
+              partModels.put(save.saveId(), held);
+              feed(new JobEvent.CheckpointPartSaved(w.id, save.step(), save.saveId(), part, save.ranks().size(),
+                  part == 0 ? Map.of("train_state.json", "{}") : Map.of()));
+            }
+          });
+        }
+      } else if (fx instanceof JobEffect.CommitCheckpoint cc) {
+        Set<String> written = partsWritten.getOrDefault(cc.saveId(), Set.of());
+        if (written.size() != cc.parts()) {
+          commitsBeforeAllParts.add(cc.step());
+        }
+        JobLogic committer = logic;
+        at(now + 5 + rnd.nextInt(20), () -> {
+          complete.put(cc.step(), cc.snapshot());
+          completeModels.put(cc.step(), partModels.get(cc.saveId()));
+          if (logic == committer) { // a coordinator that failed over in between never hears of it
+            feed(new JobEvent.CheckpointCommitted(cc.step(), cc.saveId()));
+          }
+        });
+      } else if (fx instanceof JobEffect.Rewind) {
+        rewinds++;
       } else if (fx instanceof JobEffect.AbortStep) {
         for (Worker w : workers.values()) {
           w.pendingGradient = null;
