@@ -10,9 +10,7 @@ import ai.bakery.runtime.config.TrainingSection;
 import ai.bakery.runtime.optim.GradClipper;
 import ai.bakery.runtime.optim.LrSchedule;
 import ai.bakery.runtime.train.StepResult;
-import ai.bakery.runtime.train.TrainJob;
 import ai.bakery.runtime.train.TrainStep;
-import ai.bakery.runtime.train.Trainer;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,6 +40,8 @@ public final class ShardedRankTrainer implements AutoCloseable {
   private final int world;
   private TrainStep.Pending pending;
   private long committedStep = -1;
+  /** Set once {@link #relayout} gave the model to another trainer: closing this one frees only its shards. */
+  private boolean modelHandedOver;
 
   private ShardedRankTrainer(Fsdp.Rank fsdp, TrainingSection training, int rank, int world, AutoCloseable owned) {
     this.fsdp = fsdp;
@@ -79,43 +79,23 @@ public final class ShardedRankTrainer implements AutoCloseable {
   }
 
   /**
-   * Builds the job's model and shards it over {@code mesh}, with the job's freezing, recompute and EMA. Released
-   * weights ({@code model_path} + {@code finetune_from_hf}) are read slice by slice into a model that never holds
-   * more than one full parameter ({@link ShardedStart}); seeded initial weights (a preset) are drawn whole, as
-   * {@code bakery train} does, and freed parameter by parameter as the shards are taken.
+   * Builds the job's model and shards it over {@code mesh}, with the job's freezing, recompute and EMA, without
+   * ever holding the whole model ({@link ShardedStart}): released weights ({@code model_path} +
+   * {@code finetune_from_hf}) are read slice by slice, seeded initial weights (a preset) are drawn one parameter at
+   * a time, each rank keeping its slices (equal to the slices of a full initialisation with the same seed).
    */
   public static ShardedRankTrainer create(JobConfig config, ProcessMesh mesh) {
-    if (ShardedStart.startsFromReleasedWeights(config)) {
-      ShardedStart start;
-      try {
-        start = ShardedStart.open(config, mesh);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e.getMessage(), e);
-      }
-      return new ShardedRankTrainer(start.rank(), start.training(), mesh.rank(), mesh.dims().worldSize(), start);
-    }
-    TrainJob.Model built;
+    ShardedStart start;
     try {
-      built = TrainJob.buildModel(config);
+      start = ShardedStart.open(config, mesh);
     } catch (IOException e) {
       throw new UncheckedIOException(e.getMessage(), e);
     }
-    try {
-      TrainingSection training = built.training();
-      Trainer.applyFreezing(built.store(), training.loop());
-      Fsdp.Rank fsdp = Fsdp.apply(built.bagel(), built.vae(), mesh, config.model().gradientCheckpointing(),
-          training.ema().ema());
-      LOG.info("Rank {} of {}: shard {} of {} holds {} MiB of state ({} parameters)", mesh.rank(),
-          mesh.dims().worldSize(), fsdp.state().shardRank(), fsdp.state().shardSize(),
-          fsdp.state().stateBytes() >> 20, built.store().all().size());
-      return new ShardedRankTrainer(fsdp, training, mesh.rank(), mesh.dims().worldSize(), () -> {
-        fsdp.close();
-        built.close();
-      });
-    } catch (RuntimeException e) {
-      built.close();
-      throw e;
-    }
+    ShardedState state = start.rank().state();
+    LOG.info("Rank {} of {}: shard {} of {} holds {} MiB of state ({} parameters)", mesh.rank(),
+        mesh.dims().worldSize(), state.shardRank(), state.shardSize(), state.stateBytes() >> 20,
+        state.params().size());
+    return new ShardedRankTrainer(start.rank(), start.training(), mesh.rank(), mesh.dims().worldSize(), start);
   }
 
   /** A rank over sharded pieces built elsewhere ({@code owned} is closed with this trainer; may be null). */
@@ -135,6 +115,45 @@ public final class ShardedRankTrainer implements AutoCloseable {
     }
     abort();
     fsdp.state().regroup(mesh.shard(), mesh.replicate());
+  }
+
+  /**
+   * A trainer of the same model laid out for another mesh (the world or this rank's place changed): a new sharded
+   * state over the same parameters, whose values are not set (fill them, e.g. with {@link ShardRegroup}, or load
+   * a checkpoint), counters at the start. This trainer's pending step is dropped and its shards stay readable
+   * until it is closed; the model now belongs to the new trainer, so close this one first or in any order.
+   */
+  public ShardedRankTrainer relayout(ProcessMesh mesh) {
+    if (modelHandedOver) {
+      throw new IllegalStateException("this trainer's model was already laid out again");
+    }
+    abort();
+    ShardedState old = fsdp.state();
+    java.util.List<String> prefixes = new java.util.ArrayList<>();
+    for (ShardUnit u : old.units()) {
+      if (u != old.root()) {
+        prefixes.add(u.name());
+      }
+    }
+    ShardedState next = new ShardedState(fsdp.model().store(), prefixes, mesh.shard(), mesh.replicate());
+    try {
+      if (old.hasEma()) {
+        next.startEma(training.ema().ema());
+      }
+      ShardedTrainModel model = fsdp.model().over(next);
+      Fsdp.Rank rank = new Fsdp.Rank(model, new ShardedGradientSync(model), next);
+      AutoCloseable previous = owned;
+      modelHandedOver = true;
+      return new ShardedRankTrainer(rank, training, mesh.rank(), mesh.dims().worldSize(), () -> {
+        rank.close();
+        if (previous != null) {
+          previous.close();
+        }
+      });
+    } catch (RuntimeException e) {
+      next.close();
+      throw e;
+    }
   }
 
   /** Forward and backward of step {@link #nextStep()} with gathers and reduce-scatters, global norm and clip. */
@@ -229,7 +248,9 @@ public final class ShardedRankTrainer implements AutoCloseable {
     try {
       root.close();
     } finally {
-      if (owned != null) {
+      if (modelHandedOver) {
+        fsdp.close(); // the model lives on in the trainer relayout made
+      } else if (owned != null) {
         try {
           owned.close();
         } catch (Exception e) {

@@ -35,6 +35,7 @@ public final class ShardedTrainModel implements TrainModel, SegmentListener {
   private final List<SegmentChain> chains;
   private final SegmentedBackward recompute;
   private final List<List<ShardUnit>> chainUnits = new ArrayList<>();
+  private final Consumer<SegmentRunner> install;
 
   private List<Integer> forwardPlan = List.of(); // chains run anywhere in the group, in order
   private int forwardDone;
@@ -64,7 +65,16 @@ public final class ShardedTrainModel implements TrainModel, SegmentListener {
       chainUnits.add(units);
     }
     this.recompute = withRecompute ? new SegmentedBackward(this) : null;
+    this.install = install;
     install.accept(withRecompute ? recompute : SegmentRunner.PLAIN);
+  }
+
+  /**
+   * The same model run over another sharded state of the same store (a new shard layout after the world
+   * changed): the new model's segment runner replaces this one's, which must not run again.
+   */
+  ShardedTrainModel over(ShardedState next) {
+    return new ShardedTrainModel(inner, install, chains, next, recompute != null);
   }
 
   @Override
