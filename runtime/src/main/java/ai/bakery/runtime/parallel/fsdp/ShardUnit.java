@@ -53,6 +53,9 @@ final class ShardUnit {
           continue;
         }
         NDArray pre = preSharded == null ? null : preSharded.slice(sp.name());
+        if (pre == null && preSharded != null && preSharded.valuesLater()) {
+          continue; // zeros until drawn or loaded; the full value was never kept
+        }
         Tensor part = pre != null ? Torch.view(pre)
             : Torch.view(sp.parameter().value()).reshape(-1).narrow(0, sp.range().start(), sp.range().length());
         m.narrow(0, sp.offset(), sp.range().length()).copy_(part);

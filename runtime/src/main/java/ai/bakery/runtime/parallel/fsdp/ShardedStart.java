@@ -8,12 +8,14 @@ import ai.bakery.model.config.BagelConfig;
 import ai.bakery.model.config.ConfigException;
 import ai.bakery.model.io.BagelCheckpointAdapter;
 import ai.bakery.model.io.ModelDirectory;
+import ai.bakery.model.io.PretrainedWeights;
 import ai.bakery.model.io.SafetensorsCheckpoint;
 import ai.bakery.model.io.StateDictLoader;
 import ai.bakery.model.nn.Init;
 import ai.bakery.model.tensor.BF16Precision;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Precision;
+import ai.bakery.model.tensor.Torch;
 import ai.bakery.model.vae.FluxAutoencoder;
 import ai.bakery.runtime.checkpoint.CheckpointConfig;
 import ai.bakery.runtime.checkpoint.CheckpointManager;
@@ -25,17 +27,22 @@ import ai.bakery.runtime.train.TrainJob;
 import ai.bakery.runtime.train.Trainer;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.slf4j.Logger;
+import org.bytedeco.pytorch.global.torch;
 import org.slf4j.LoggerFactory;
 
 /**
- * A sharded rank's start from released weights ({@code model_path} + {@code finetune_from_hf}) without ever
- * holding the whole model: the BAGEL is built with a {@link PreSharder} on its store (each parameter sliced and
- * freed as it is created), then each slice is read from the memory-mapped checkpoint by its element range. Only
- * the frozen VAE (small, replicated) is loaded whole.
+ * A sharded rank's start without ever holding the whole model. From released weights ({@code model_path} +
+ * {@code finetune_from_hf}): the BAGEL is built with a {@link PreSharder} on its store (each parameter sliced and
+ * freed as it is created), then each slice is read from the memory-mapped checkpoint by its element range. From
+ * seeded initial weights (a preset, or a model folder without {@code finetune_from_hf}; also before a checkpoint
+ * restore): the BAGEL is built with every value freed as it appears, sharded, and each shard drawn by
+ * {@link ShardedInit#draw}, equal to the same slice of a full initialisation with the job's seed. Only the frozen
+ * VAE (small, replicated) is held whole.
  */
 public final class ShardedStart implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ShardedStart.class);
@@ -48,6 +55,7 @@ public final class ShardedStart implements AutoCloseable {
   private TrainingSection training;
   private ShardedLoader.Report report;
   private long bytesRead;
+  private final ShardedInit.Meter meter = new ShardedInit.Meter();
 
   private ShardedStart(TextTokenizer tokenizer) {
     this.tokenizer = tokenizer;
@@ -64,13 +72,20 @@ public final class ShardedStart implements AutoCloseable {
     return ms.preset() == null && ms.modelPath() != null && ck.finetuneFromHf() && !resuming;
   }
 
-  /** Builds this rank's shards of the job's model from its released weights. */
+  /**
+   * Builds this rank's shards of the job's model: read from its released weights when
+   * {@link #startsFromReleasedWeights}, else drawn from the job's seed.
+   */
   public static ShardedStart open(JobConfig config, ProcessMesh mesh) throws IOException {
-    if (!startsFromReleasedWeights(config)) {
-      throw new IllegalArgumentException("the job does not start from released weights (model_path +"
-          + " finetune_from_hf, no checkpoint to resume)");
-    }
     config.requireRunnable();
+    Torch.init();
+    if (config.runtime().threads() > 0) {
+      torch.set_num_threads(config.runtime().threads());
+    }
+    return startsFromReleasedWeights(config) ? released(config, mesh) : drawn(config, mesh);
+  }
+
+  private static ShardedStart released(JobConfig config, ProcessMesh mesh) throws IOException {
     ModelSection ms = config.model();
     CheckpointConfig ck = config.training().checkpoint();
     Path weightsDir = ck.resumeFrom() != null ? ck.resumeFrom() : Path.of(ms.modelPath());
@@ -124,6 +139,91 @@ public final class ShardedStart implements AutoCloseable {
     }
   }
 
+  /**
+   * Seeded initial weights, as {@link TrainJob#buildModel} draws them for the whole model (BAGEL from the seed, NSA
+   * weights from seed + 2, copy_init_moe; the VAE from seed + 1 or {@code model.vae_path}), but only this rank's
+   * slices are kept.
+   */
+  private static ShardedStart drawn(JobConfig config, ProcessMesh mesh) throws IOException {
+    ModelSection ms = config.model();
+    CheckpointConfig ck = config.training().checkpoint();
+    Path modelDir = TrainJob.modelDir(ms);
+    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
+    cfg = cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
+        cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
+    long seed = config.training().loop().globalSeed();
+    ShardedStart s = new ShardedStart(TrainJob.tokenizer(ms, modelDir));
+    try {
+      if (s.tokenizer.vocabSize() > cfg.llm().vocabSize()) {
+        throw new ConfigException("model: the tokenizer has " + s.tokenizer.vocabSize() + " tokens but the LLM's"
+            + " vocab_size is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
+      }
+      if (ms.preset() == null && ck.resumeFrom() == null && !(ck.autoResume()
+          && CheckpointManager.latestComplete(ck.checkpointDir()).isPresent())) {
+        LOG.warn("No weights to start from (no finetune_from_hf, resume_from or checkpoint): training from"
+            + " initial weights.");
+      }
+      Precision precision = ms.bf16() ? BF16Precision.INSTANCE : Precision.FP32;
+      String attention = ms.attnImplementation();
+      s.meter.watch(s.store);
+      // the structure: every value freed as it is created (zeros: Init.forLoading draws nothing)
+      Bagel bagel;
+      FluxAutoencoder vae = null;
+      try (PreSharder structure = PreSharder.structureOnly(s.store, s.meter)) {
+        bagel = new Bagel(cfg, s.store, Init.forLoading(), precision);
+        if (ms.nsa() != null) {
+          bagel.languageModel().enableNsa(ms.nsa(), Init.forLoading());
+        }
+        if (cfg.visualGen()) {
+          vae = new FluxAutoencoder(cfg.vae(), s.vaeStore, "", Init.seeded(seed + 1), Precision.FP32);
+          s.vaeStore.setTrainable(n -> true, false); // frozen: encodes under no-grad, never saved with the model
+          if (ms.vaePath() != null) {
+            Path ae = Path.of(ms.vaePath());
+            if (!Files.isRegularFile(ae)) {
+              throw new ConfigException("model.vae_path: " + ae + " not found (train one with ./bakery train vae)");
+            }
+            LOG.info("VAE from {}: {}", ae, PretrainedWeights.loadFluxAe(ae, s.vaeStore, "",
+                StateDictLoader.strict()));
+          }
+        }
+        s.training = config.training();
+        Trainer.applyFreezing(s.store, s.training.loop());
+        s.rank = Fsdp.apply(bagel, vae, mesh.shard(), mesh.replicate(), ms.gradientCheckpointing(), Double.NaN,
+            structure);
+      }
+      bagel.setAttentionKernel(attention.equals("eager") ? new EagerAttention() : new SdpaAttention());
+      ShardedState state = s.rank.state();
+      s.meter.shards(state.gradientBytes() / Float.BYTES);
+      s.meter.sample();
+      // the values: a throwaway model drawn in full registration order, one parameter at a time
+      BagelConfig drawnCfg = withoutCopyInitMoe(cfg);
+      boolean copyMoe = cfg.copyInitMoe() && cfg.llm().routesTokens();
+      ShardedInit.draw(state, s.base, s.meter, scratch -> {
+        Bagel full = new Bagel(drawnCfg, scratch.store(), Init.seeded(seed), precision);
+        if (copyMoe) {
+          scratch.copyUndToGen(full.languageModel().prefix() + ".");
+        }
+        if (ms.nsa() != null) {
+          full.languageModel().enableNsa(ms.nsa(), Init.seeded(seed + 2));
+        }
+      });
+      state.startEma(s.training.ema().ema());
+      LOG.info("Rank {}: drew its shards of the seeded weights (seed {}), at most {} weight elements held at once",
+          mesh.rank(), seed, s.meter.peakElements());
+      return s;
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  /** The same architecture without the MoT copy in the constructor (it would read freed values). */
+  private static BagelConfig withoutCopyInitMoe(BagelConfig c) {
+    return new BagelConfig(c.visualGen(), c.visualUnd(), c.llm(), c.vit(), c.vae(), c.latentPatchSize(),
+        c.maxLatentSize(), c.vitMaxNumPatchPerSide(), c.vitSelectLayer(), c.connectorAct(), c.interpolatePos(),
+        c.timestepShift(), false);
+  }
+
   private static ModelDirectory dir(Path p) {
     return ModelDirectory.of(p);
   }
@@ -147,6 +247,11 @@ public final class ShardedStart implements AutoCloseable {
   /** Slices loaded and parameters the checkpoint lacked. */
   public ShardedLoader.Report report() {
     return report;
+  }
+
+  /** Weight elements this rank held at once while it started (measured at every parameter created). */
+  public ShardedInit.Meter meter() {
+    return meter;
   }
 
   /** Tensor bytes this rank read from the checkpoint. */
