@@ -3,10 +3,13 @@ package ai.bakery.actors.worker;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.model.io.Dtype;
 import ai.bakery.model.io.SafetensorsWriter;
+import ai.bakery.runtime.collective.CollectiveException;
 import ai.bakery.runtime.collective.CollectiveFactory;
 import ai.bakery.runtime.collective.ParallelDims;
 import ai.bakery.runtime.collective.ProcessMesh;
 import ai.bakery.runtime.config.JobConfig;
+import ai.bakery.runtime.parallel.fsdp.PeerCopy;
+import ai.bakery.runtime.parallel.fsdp.ShardRegroup;
 import ai.bakery.runtime.parallel.fsdp.ShardSlice;
 import ai.bakery.runtime.parallel.fsdp.ShardedRankTrainer;
 import ai.bakery.runtime.parallel.fsdp.ShardedState;
@@ -15,21 +18,31 @@ import java.util.Arrays;
 import java.util.List;
 import java.nio.file.Path;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A FULL_SHARD or HYBRID_SHARD rank ({@link ShardedRankTrainer}): weights, AdamW moments and EMA live only as this
- * worker's shards. The model is built at the first generation, when the rank and world are known. A later
- * generation with the same world and rank keeps the shards; one with another world can start over only while
- * nothing is committed: shards are not moved between workers, so a changed world after the first commit fails
- * the forming (restart the job from its sharded checkpoint).
+ * worker's shards. The model is built at the first generation, when the rank and world are known. After every
+ * commit the rank refreshes its {@link PeerCopy} (its right neighbour's shard, {@code parallel.peer_copy}); when a
+ * generation forms with other ranks or another world (a worker lost, leaving or joining), {@link ShardRegroup}
+ * rebuilds every rank's shard of the new layout from the old shards and copies the ranks bring. When an old shard
+ * is held by no rank (its worker and its copy's holder are both gone), the rank is laid out for the new group but
+ * holds no step ({@link #heldStep} -1) and {@link #describe} says which shard is missing: the state must come from
+ * the latest checkpoint.
  */
 public final class ShardedRank implements ClusterRank {
+  private static final Logger LOG = LoggerFactory.getLogger(ShardedRank.class);
   static final String GROUP = "bakery-fsdp";
 
   private final JobConfig config;
+  private final PeerCopy copy = new PeerCopy();
   private ShardedRankTrainer trainer;
-  /** The trainer's shards fit the groups last joined. */
+  private ProcessMesh mesh;
+  /** The trainer holds a committed (or the initial) state laid out for the groups last joined. */
   private boolean fits;
+  /** Why the trainer holds no state (an incomplete regroup), or null. */
+  private String lost;
 
   public ShardedRank(JobConfig config) {
     this.config = config;
@@ -40,28 +53,36 @@ public final class ShardedRank implements ClusterRank {
     ParallelDims dims = ShardedRankTrainer.dims(config.parallel(), world);
     if (trainer != null) {
       trainer.abort();
-      if ((trainer.rank() != rank || trainer.worldSize() != world) && trainer.committedStep() < 0) {
-        // nothing trained yet: the fresh start is the same seeded (or read) model on any mesh
+    }
+    ProcessMesh next = ProcessMesh.create(factory, GROUP, generation, rank, dims);
+    try {
+      if (trainer != null && lost != null && trainer.committedStep() < 0) {
+        // a layout without values (an earlier regroup was incomplete): never let it pass for the initial weights
         trainer.close();
         trainer = null;
       }
-    }
-    ProcessMesh mesh = ProcessMesh.create(factory, GROUP, generation, rank, dims);
-    try {
       if (trainer == null) {
-        trainer = ShardedRankTrainer.create(config, mesh);
-        fits = true;
-      } else {
-        fits = trainer.rank() == rank && trainer.worldSize() == world;
-        if (fits) {
-          trainer.regroup(mesh);
-        }
+        trainer = ShardedRankTrainer.create(config, next);
+      }
+      ShardedRankTrainer held = trainer;
+      trainer = null;
+      ShardRegroup.Result r = ShardRegroup.run(held, copy, next, m -> ShardedRankTrainer.create(config, m));
+      trainer = r.trainer();
+      mesh = next;
+      fits = r.kind() != ShardRegroup.Kind.INCOMPLETE;
+      lost = fits ? null : r.reason();
+      copy.invalidate();
+      if (r.kind() == ShardRegroup.Kind.MOVED) {
+        LOG.info("Rank {} of {} in generation {}: shards moved, {}", rank, world, generation, r.reason());
+      }
+      if (fits && config.parallel().peerCopy() && trainer.committedStep() >= 0) {
+        copy.refresh(trainer.state(), next.shard(), trainer.committedStep());
       }
     } catch (RuntimeException e) {
-      mesh.close();
+      next.close();
       throw e;
     }
-    return new Groups(mesh.world(), List.of(mesh.replicate(), mesh.shard(), mesh.world()));
+    return new Groups(next.world(), List.of(next.replicate(), next.shard(), next.world()));
   }
 
   @Override
@@ -71,19 +92,31 @@ public final class ShardedRank implements ClusterRank {
 
   @Override
   public void takeState(int root, long[] held) {
+    // join already moved the shards: ranks that still disagree hold different committed steps
     throw new IllegalStateException(config.parallel().shardingStrategy() + " ranks hold steps "
-        + Arrays.toString(held) + " (-1: shards of another world), and sharded state is not moved between workers"
-        + " yet; the state must come from a checkpoint: restart the job from its sharded checkpoint");
+        + Arrays.toString(held) + " after moving their shards" + (lost == null ? "" : " (" + lost + ")")
+        + "; the state must come from a checkpoint");
   }
 
   @Override
   public TrainStep.Pending compute(long step, Supplier<PackedBatch> batches) {
+    if (!fits) {
+      throw new IllegalStateException("this rank holds no state for its group" + (lost == null ? "" : ": " + lost));
+    }
     return trainer().compute(step, batches);
   }
 
   @Override
   public void commit() {
     trainer().commit();
+    if (config.parallel().peerCopy()) {
+      try {
+        copy.refresh(trainer.state(), mesh.shard(), trainer.committedStep());
+      } catch (CollectiveException e) {
+        // the step is committed; only the copy is stale (a peer is gone: the group re-forms next)
+        LOG.warn("Refreshing the peer copy after step {} failed: {}", trainer.committedStep(), e.getMessage());
+      }
+    }
   }
 
   @Override
@@ -98,9 +131,13 @@ public final class ShardedRank implements ClusterRank {
     if (trainer == null) {
       return "not built";
     }
+    if (lost != null) {
+      return "no state: " + lost;
+    }
     ShardedState s = trainer.state();
-    return String.format("shard %d of %d, %d of %d state bytes", s.shardRank(), s.shardSize(), s.stateBytes(),
-        fullStateBytes(s));
+    return String.format("shard %d of %d, %d of %d state bytes%s", s.shardRank(), s.shardSize(), s.stateBytes(),
+        fullStateBytes(s), copy.valid() ? String.format("; copy of shard %d at step %d (%d bytes)", copy.shardIndex(),
+        copy.step(), copy.bytes()) : "");
   }
 
   /** Writes this rank's weight slices, each flat, with the shard and state sizes in the metadata. */
@@ -147,10 +184,39 @@ public final class ShardedRank implements ClusterRank {
     return trainer;
   }
 
+  /**
+   * The trainer laid out for the groups last joined, to load a checkpoint into (its {@code state()} slices, then
+   * {@code restoreCounters}); also after an incomplete regroup, when it holds no values. Call
+   * {@link #stateRestored} once loaded.
+   */
+  public ShardedRankTrainer trainerForRestore() {
+    return trainer();
+  }
+
+  /**
+   * The trainer now holds a committed state again (loaded from a checkpoint on every rank of the group): it may
+   * train, and the peer copies are refreshed. Collective over the shard group: every rank calls it.
+   */
+  public void stateRestored() {
+    fits = true;
+    lost = null;
+    copy.invalidate();
+    if (config.parallel().peerCopy() && trainer().committedStep() >= 0) {
+      copy.refresh(trainer.state(), mesh.shard(), trainer.committedStep());
+    }
+  }
+
+  /** The copy of a peer's shard this rank holds. */
+  public PeerCopy peerCopy() {
+    return copy;
+  }
+
   @Override
   public void close() {
-    if (trainer != null) {
-      trainer.close();
+    try (PeerCopy c = copy) {
+      if (trainer != null) {
+        trainer.close();
+      }
     }
   }
 }

@@ -70,6 +70,10 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   private long pendingStep = -1;
   /** The generation being formed on the trainer's thread (-1: none); a newer order interrupts it. */
   private long forming = -1;
+  /** Steps of this generation and older are abandoned (aborted, or a newer group ordered): stop fetching for them. */
+  private volatile long abandonedThrough = -1;
+  /** How long a step's fetch retries a data shard that does not answer, until the step is abandoned. */
+  static final long FETCH_RETRY_MILLIS = 30_000;
   private Thread trainerThread;
 
   /**
@@ -99,6 +103,7 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
 
   @Override
   public CompletionStage<Void> formGroup(long generation, int rank, List<String> ranks, long committedStep) {
+    abandonedThrough = Math.max(abandonedThrough, generation - 1);
     closeGroupOlderThan(generation);
     synchronized (this) {
       if (forming >= 0 && forming < generation) {
@@ -108,7 +113,13 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
     }
     return run(() -> {
       closeGroupOlderThan(generation);
-      trainer.abort();
+      if (pendingStep > 0 && pendingStep == committedStep) {
+        // the coordinator committed this step but its Commit never came (it failed over in between): apply it
+        LOG.info("{}: step {} was committed by the job; applying it", id, pendingStep);
+        trainer.commit();
+      } else {
+        trainer.abort();
+      }
       pendingStep = -1;
       ClusterRank.Groups g;
       synchronized (this) {
@@ -134,7 +145,8 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
       }
       if (root < 0) {
         throw new IllegalStateException("generation " + generation + ": no rank holds committed step " + committedStep
-            + " (ranks hold " + java.util.Arrays.toString(steps) + "); restart the job from its checkpoint");
+            + " (ranks hold " + java.util.Arrays.toString(steps) + "; this rank: " + trainer.describe()
+            + "); restart the job from its checkpoint");
       }
       if (!agree) {
         trainer.takeState(root, steps);
@@ -149,7 +161,7 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   public CompletionStage<StepReport> computeStep(long generation, long step, List<BatchId> batches,
       Map<String, String> sources) {
     // fetching overlaps the previous step's commit; the compute queues behind it on the trainer's thread
-    return fetch(batches, sources).thenApplyAsync(packs -> {
+    return fetch(generation, batches, sources).thenApplyAsync(packs -> {
           ClusterRank.Groups g = group;
           if (g == null || g.generation() != generation) {
             throw new IllegalStateException("step " + step + " of generation " + generation + " but this rank is in "
@@ -173,9 +185,35 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
         });
   }
 
-  private CompletionStage<List<PackedBatch>> fetch(List<BatchId> batches, Map<String, String> sources) {
-    Function<BatchId, byte[]> get = b -> client(b.shard(), sources.get(b.shard())).fetch(b);
+  private CompletionStage<List<PackedBatch>> fetch(long generation, List<BatchId> batches,
+      Map<String, String> sources) {
+    Function<BatchId, byte[]> get = b -> fetchRetrying(generation, b, sources.get(b.shard()));
     return prefetcher.fetchAll(batches, get, bytes -> PackedBatchArrow.fromIpcBytes(bytes, allocator));
+  }
+
+  /**
+   * A data node that does not answer may be dead: keep trying until the coordinator (which notices the loss
+   * within seconds) abandons the step, rather than fail at once and have it retry the same dead shard in a
+   * loop of aborted steps.
+   */
+  private byte[] fetchRetrying(long generation, BatchId b, String uri) {
+    long deadline = System.currentTimeMillis() + FETCH_RETRY_MILLIS;
+    while (true) {
+      try {
+        return client(b.shard(), uri).fetch(b);
+      } catch (RuntimeException e) {
+        if (abandonedThrough >= generation || System.currentTimeMillis() > deadline) {
+          throw e;
+        }
+        LOG.debug("{}: fetching {} failed ({}); retrying", id, b, e.toString());
+        try {
+          Thread.sleep(250);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
   }
 
   private synchronized BatchFlightClient client(String shard, String uri) {
@@ -201,6 +239,7 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
 
   @Override
   public void abort(long generation, long step) {
+    abandonedThrough = Math.max(abandonedThrough, generation);
     // a peer may be dead: closing the group fails our collectives at once instead of at their timeout
     closeGroupOlderThan(generation + 1);
     run(() -> {

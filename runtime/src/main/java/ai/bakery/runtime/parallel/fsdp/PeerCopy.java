@@ -25,7 +25,8 @@ import org.bytedeco.pytorch.Tensor;
  * {@link ShardedState#stateBytes} counts), plus one unit's gathered part while refreshing.
  */
 public final class PeerCopy implements AutoCloseable {
-  private final NDManager manager = NDManager.newBaseManager();
+  /** Made at the first copy (building a copy before libtorch is loaded must not load it). */
+  private NDManager manager;
   /** Per unit (state order), per part: the copied shard's flat buffer. */
   private List<NDArray[]> buffers = List.of();
   private List<long[]> numels = List.of();
@@ -92,6 +93,9 @@ public final class PeerCopy implements AutoCloseable {
 
   private void allocate(List<ShardUnit> units, List<ShardParts.Part> want) {
     freeBuffers();
+    if (manager == null) {
+      manager = NDManager.newBaseManager();
+    }
     List<NDArray[]> b = new ArrayList<>();
     List<long[]> n = new ArrayList<>();
     for (ShardUnit u : units) {
@@ -173,6 +177,8 @@ public final class PeerCopy implements AutoCloseable {
   @Override
   public void close() {
     invalidate();
-    manager.close();
+    if (manager != null) {
+      manager.close();
+    }
   }
 }
