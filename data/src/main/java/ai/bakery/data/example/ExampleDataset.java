@@ -52,15 +52,30 @@ public final class ExampleDataset {
    * @param rowGroupsPerFile row groups in each parquet file
    * @param rowsPerGroup rows in each row group
    * @param vlmRecords records of the VLM JSONL (one image each)
+   * @param vlmImageSize side of the VLM (and messages) pictures, pixels: the ViT sees them in 14-pixel patches,
+   *     so they may need to be larger than the generated pictures for a small ViT to tell shape from background
    */
   public record Options(long seed, int imageSize, int t2iFiles, int editFiles, int rowGroupsPerFile,
-      int rowsPerGroup, int vlmRecords) {
+      int rowsPerGroup, int vlmRecords, int vlmImageSize) {
     public static final Options DEFAULTS = new Options(42, 64, 4, 2, 2, 16, 64);
 
+    /**
+     * What {@code bakery quickstart} writes: 32-pixel pictures to generate (64 latent tokens each with the tiny
+     * autoencoder, a quarter of a 64-pixel picture's, so a step sees four times the pictures), 512 of them so
+     * captions are learnt rather than memorised, and 512 VLM pictures at 64 pixels (5 x 5 ViT patches).
+     */
+    public static final Options QUICKSTART = new Options(42, 32, 16, 2, 2, 16, 512, 64);
+
+    /** Options whose VLM pictures have the same size as the others. */
+    public Options(long seed, int imageSize, int t2iFiles, int editFiles, int rowGroupsPerFile, int rowsPerGroup,
+        int vlmRecords) {
+      this(seed, imageSize, t2iFiles, editFiles, rowGroupsPerFile, rowsPerGroup, vlmRecords, imageSize);
+    }
+
     public Options {
-      if (imageSize < 16 || t2iFiles < 1 || editFiles < 1 || rowGroupsPerFile < 1 || rowsPerGroup < 1
-          || vlmRecords < 1) {
-        throw new IllegalArgumentException("example dataset sizes must be positive (image size >= 16): " + this);
+      if (imageSize < 16 || vlmImageSize < 16 || t2iFiles < 1 || editFiles < 1 || rowGroupsPerFile < 1
+          || rowsPerGroup < 1 || vlmRecords < 1) {
+        throw new IllegalArgumentException("example dataset sizes must be positive (image sizes >= 16): " + this);
       }
     }
   }
@@ -172,7 +187,7 @@ public final class ExampleDataset {
     for (int i = 0; i < o.vlmRecords(); i++) {
       ShapeScene s = ShapeScene.random(rng);
       String name = String.format("%06d.png", i);
-      Files.write(images.resolve(name), png(s, o.imageSize()));
+      Files.write(images.resolve(name), png(s, o.vlmImageSize()));
       List<String[]> qa = new ArrayList<>(s.questions());
       String[] first = qa.remove(rng.nextInt(qa.size()));
       String[] second = qa.get(rng.nextInt(qa.size()));
@@ -201,7 +216,7 @@ public final class ExampleDataset {
     for (int i = 0; i < o.vlmRecords(); i++) {
       ShapeScene s = ShapeScene.random(rng);
       String name = String.format("%06d.png", i);
-      Files.write(images.resolve(name), png(s, o.imageSize()));
+      Files.write(images.resolve(name), png(s, o.vlmImageSize()));
       String url = "messages/images/" + name;
       String[] qa = s.questions().get(rng.nextInt(s.questions().size()));
       lines.add(JSON.writeValueAsString(Map.of("messages", List.of(
@@ -245,6 +260,7 @@ public final class ExampleDataset {
     int side = o.imageSize();
     int vae = Math.max(16, Math.round(side / 16f) * 16);
     int vit = Math.max(14, Math.round(side / 14f) * 14);
+    int vlmVit = Math.max(14, Math.round(o.vlmImageSize() / 14f) * 14);
     return "# Dataset groups of the example, in the reference's schema (data/configs/example.yaml).\n"
         + "dataset_info: dataset_info.yaml\n"
         + "\n"
@@ -281,9 +297,9 @@ public final class ExampleDataset {
         + "  - llava_ov\n"
         + "  image_transform_args:\n"
         + "    image_stride: 14\n"
-        + "    max_image_size: " + vit + "\n"
-        + "    min_image_size: " + Math.max(14, vit / 2) + "\n"
-        + "    max_pixels: " + (vit * vit) + "\n"
+        + "    max_image_size: " + vlmVit + "\n"
+        + "    min_image_size: " + Math.max(14, vlmVit / 2) + "\n"
+        + "    max_pixels: " + (vlmVit * vlmVit) + "\n"
         + "  frame_sampler_args:\n"
         + "    max_num_frames: 4\n"
         + "    min_num_frames: 2\n"
@@ -321,7 +337,7 @@ public final class ExampleDataset {
     Options o = Options.DEFAULTS;
     if (args.length > 1) {
       o = new Options(Long.parseLong(args[1]), o.imageSize(), o.t2iFiles(), o.editFiles(), o.rowGroupsPerFile(),
-          o.rowsPerGroup(), o.vlmRecords());
+          o.rowsPerGroup(), o.vlmRecords(), o.vlmImageSize());
     }
     Summary s = write(Path.of(args[0]), o);
     System.out.println("wrote " + s);

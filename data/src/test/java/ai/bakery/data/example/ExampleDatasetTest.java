@@ -194,4 +194,26 @@ class ExampleDatasetTest {
     assertArrayEquals(Files.readAllBytes(dir.resolve("a/t2i/part-00000.parquet")),
         Files.readAllBytes(dir.resolve("b/t2i/part-00000.parquet")));
   }
+
+  @Test
+  void vlmPicturesMayBeLargerThanThePicturesToGenerateAndTheGroupsFollowEach() throws Exception {
+    ExampleDataset.Options o = new ExampleDataset.Options(9, 32, 1, 1, 1, 2, 3, 64);
+    ExampleDataset.write(dir.resolve("q"), o);
+    Path root = dir.resolve("q");
+    BufferedImage vlm = javax.imageio.ImageIO.read(root.resolve("vlm/images/000000.png").toFile());
+    assertEquals(64, vlm.getWidth());
+    assertEquals(64, javax.imageio.ImageIO.read(root.resolve("messages/images/000000.png").toFile()).getHeight());
+    String yaml = Files.readString(root.resolve("example.yaml"));
+    String t2i = yaml.substring(yaml.indexOf("t2i_pretrain:"), yaml.indexOf("unified_edit:"));
+    String edit = yaml.substring(yaml.indexOf("unified_edit:"), yaml.indexOf("vlm_sft:"));
+    String vlmGroup = yaml.substring(yaml.indexOf("vlm_sft:"));
+    assertTrue(t2i.contains("max_image_size: 32"), t2i);
+    assertTrue(edit.contains("max_image_size: 28"), "edit ViT inputs follow the 32-pixel pictures: " + edit);
+    assertTrue(vlmGroup.contains("max_image_size: 70") && vlmGroup.contains("max_pixels: 4900"),
+        "VLM ViT inputs follow the 64-pixel pictures (5 x 5 patches of 14): " + vlmGroup);
+    assertEquals(o, new ExampleDataset.Options(9, 32, 1, 1, 1, 2, 3, 64));
+    assertEquals(32, new ExampleDataset.Options(9, 32, 1, 1, 1, 2, 3).vlmImageSize(), "defaults to imageSize");
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new ExampleDataset.Options(9, 32, 1, 1, 1, 2, 3, 8));
+  }
 }

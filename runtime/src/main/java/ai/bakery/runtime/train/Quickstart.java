@@ -95,7 +95,10 @@ public final class Quickstart {
     return max > 0 ? Math.min(max, total) : total;
   }
 
-  /** Writes the example dataset beside the configured groups file when that file is absent. */
+  /**
+   * Writes the example dataset ({@link ExampleDataset.Options#QUICKSTART}: 32-pixel pictures to generate)
+   * beside the configured groups file when that file is absent.
+   */
   static void ensureExample(JobConfig c) {
     String file = c.data().datasetConfigFile();
     if (file == null) {
@@ -107,7 +110,7 @@ public final class Quickstart {
     }
     Path root = yaml.toAbsolutePath().getParent();
     try {
-      ExampleDataset.Summary s = ExampleDataset.write(root, ExampleDataset.Options.DEFAULTS);
+      ExampleDataset.Summary s = ExampleDataset.write(root, ExampleDataset.Options.QUICKSTART);
       if (!s.groupsYaml().toAbsolutePath().equals(yaml.toAbsolutePath())) {
         throw new ConfigException("quickstart: the example dataset writes " + s.groupsYaml()
             + "; point data.dataset_config_file at it");

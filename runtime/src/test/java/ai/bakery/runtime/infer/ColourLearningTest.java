@@ -59,18 +59,21 @@ class ColourLearningTest {
     Torch.init();
     Path model = InferenceTest.tinyPreset();
     List<ShapeScene> scenes = ColourProbe.scenes(8);
-    SamplingOptions o = SamplingOptions.TINY.withSteps(12);
+    // generate at the size the run trained on (the quickstart's 32 pixels), ask about pictures at the VLM size
+    int size = Integer.getInteger("bakery.colour.size", 32);
+    int chatSize = Integer.getInteger("bakery.colour.chat_size", 64);
+    SamplingOptions o = SamplingOptions.TINY.withSteps(12).withSize(size);
     ColourProbe.Score trained;
     ColourProbe.Score untrained;
     try (InferenceModel m = InferenceModel.load(Path.of(ckpt), model, Path.of(vae), true)) {
-      trained = ColourProbe.score(m, scenes, o, 64);
+      trained = ColourProbe.score(m, scenes, o, chatSize);
       // the same architecture and autoencoder at the trainer's seeded initial weights
       BagelConfig cfg = m.config();
       try (NDManager base = NDManager.newBaseManager(); ParameterStore init = new ParameterStore(base)) {
         new Bagel(cfg, init, 4396);
         m.copyWeights(TrainingSampler.values(init));
       }
-      untrained = ColourProbe.score(m, scenes, o, 64);
+      untrained = ColourProbe.score(m, scenes, o, chatSize);
     }
     String report = "trained: " + trained + " " + trained.answers() + "\nuntrained: " + untrained + " "
         + untrained.answers();
