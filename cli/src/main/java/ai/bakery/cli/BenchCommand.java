@@ -58,7 +58,7 @@ final class BenchCommand extends CommandGroup {
             .option("skip-cluster", "only the checkpoint rows (the cluster kill takes minutes: N+2 JVMs start)")
             .option("warm-steps=", "steps the cluster commits before the kill (default 3)")
             .option("heartbeat-pause=", "failure detector's acceptable heartbeat pause in s (default: cluster up's "
-                + "10 s)"),
+                + "loopback profile, 3 s)"),
         BenchCommand::recovery));
     add(new LeafCommand("ingest",
         "live ingest: samples/s accepted by the HTTP endpoint (fsynced) and packed by a pipeline reading it",

@@ -26,6 +26,7 @@ final class ClusterCommand extends CommandGroup {
             "",
             "  --workers N        worker JVMs, one rank each (default 2)",
             "  --data-shards M    data-node JVMs, one data shard each (default 1)",
+            "  --coordinators C   coordinator JVMs: the job singleton and C-1 stand-bys it moves to (default 1)",
             "  --min-workers K    below K workers the job waits (default 1)",
             "  --job-dir D        job state, token and logs (default ./cluster-job)",
             "  --heap 2g          -Xmx of each JVM",

@@ -19,10 +19,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A whole cluster job on this machine ({@code bakery cluster up}): a coordinator, {@code M} data nodes and
- * {@code N} workers, each its own JVM on loopback, started from this JVM's class path. Their output is
- * forwarded line by line with the node's name in front; closing stops them all (SIGTERM, then SIGKILL after
- * a grace period).
+ * A whole cluster job on this machine ({@code bakery cluster up}): {@code C} coordinator-role nodes (the first
+ * runs the job singleton, the others stand by to take it over), {@code M} data nodes and {@code N} workers, each
+ * its own JVM on loopback, started from this JVM's class path. Every coordinator-role node is a seed node. Their
+ * output is forwarded line by line with the node's name in front; closing stops them all (SIGTERM, then SIGKILL
+ * after a grace period). Nodes get the loopback profile ({@code bakery-loopback.conf}) as their node config.
  *
  * <p>The job's Flight token is made here (random, in {@code <job-dir>/job.token}, owner-only) and handed to the
  * nodes as a file, never on a command line.
@@ -31,6 +32,7 @@ public final class LocalCluster implements AutoCloseable {
   /**
    * @param workers worker JVMs (ranks)
    * @param dataShards data-node JVMs, one data shard each
+   * @param coordinators coordinator-role JVMs: the singleton's node and its stand-bys
    * @param minWorkers the job waits below this many workers
    * @param jobDir the job's state, token and exported weights
    * @param heap each node's -Xmx
@@ -39,14 +41,17 @@ public final class LocalCluster implements AutoCloseable {
    * @param config the job's YAML
    * @param overrides its overrides
    */
-  public record Options(int workers, int dataShards, int minWorkers, Path jobDir, String heap, Path export,
-      List<String> jvmArgs, Path config, List<String> overrides) {
+  public record Options(int workers, int dataShards, int coordinators, int minWorkers, Path jobDir, String heap,
+      Path export, List<String> jvmArgs, Path config, List<String> overrides) {
     public Options {
       if (workers < 1) {
         throw new IllegalArgumentException("--workers must be >= 1, got " + workers);
       }
       if (dataShards < 1) {
         throw new IllegalArgumentException("--data-shards must be >= 1, got " + dataShards);
+      }
+      if (coordinators < 1) {
+        throw new IllegalArgumentException("--coordinators must be >= 1, got " + coordinators);
       }
       if (minWorkers < 1 || minWorkers > workers) {
         throw new IllegalArgumentException("--min-workers must be in 1.." + workers + ", got " + minWorkers);
@@ -58,15 +63,25 @@ public final class LocalCluster implements AutoCloseable {
       jvmArgs = List.copyOf(jvmArgs);
     }
 
-    /** {@code --workers N --data-shards M [--min-workers K] [--job-dir D] [--heap 2g] [--export D] <config> ...}. */
+    /** One coordinator (no stand-by). */
+    public Options(int workers, int dataShards, int minWorkers, Path jobDir, String heap, Path export,
+        List<String> jvmArgs, Path config, List<String> overrides) {
+      this(workers, dataShards, 1, minWorkers, jobDir, heap, export, jvmArgs, config, overrides);
+    }
+
+    /**
+     * {@code --workers N --data-shards M [--coordinators C] [--min-workers K] [--job-dir D] [--heap 2g]
+     * [--export D] <config> ...}.
+     */
     public static Options parse(List<String> args) {
       LaunchArgs parsed = LaunchArgs.parse(args,
-          List.of("workers", "data-shards", "min-workers", "job-dir", "heap", "export"), "option");
+          List.of("workers", "data-shards", "coordinators", "min-workers", "job-dir", "heap", "export"), "option");
       Map<String, String> given = new LinkedHashMap<>();
       parsed.options().forEach(o -> given.put(o.getKey(), o.getValue()));
       int workers = number(given, "workers", "2");
       Path jobDir = Path.of(given.getOrDefault("job-dir", "cluster-job"));
-      return new Options(workers, number(given, "data-shards", "1"), number(given, "min-workers", "1"), jobDir,
+      return new Options(workers, number(given, "data-shards", "1"), number(given, "coordinators", "1"),
+          number(given, "min-workers", "1"), jobDir,
           given.getOrDefault("heap", "2g"), given.containsKey("export") ? Path.of(given.get("export")) : null,
           NodeOptions.split(System.getenv().getOrDefault("BAKERY_NODE_JAVA_OPTS", "").replace(' ', ',')),
           parsed.config(), parsed.overrides());
@@ -85,12 +100,20 @@ public final class LocalCluster implements AutoCloseable {
   /** Settings of nodes sharing one machine's cores, written to {@code <job-dir>/local-node.conf}. */
   static final String LOCAL_CONF = "local-node.conf";
 
-  static final String LOCAL_SETTINGS = String.join("\n",
-      "# Written by bakery cluster up: every node shares this machine's cores, and a node starved for a few",
-      "# seconds (model building, JIT, GC) must not be taken for dead. A killed node is still noticed in ~15 s.",
-      "pekko.cluster.failure-detector.acceptable-heartbeat-pause = 10 s",
-      "pekko.cluster.failure-detector.heartbeat-interval = 1 s",
-      "");
+  /** The loopback profile (a resource next to bakery-cluster.conf): failure detection and split-brain timing. */
+  static final String LOOPBACK_PROFILE = "/bakery-loopback.conf";
+
+  /** The loopback profile's text, copied into every job's {@code local-node.conf}. */
+  static String loopbackSettings() {
+    try (var in = LocalCluster.class.getResourceAsStream(LOOPBACK_PROFILE)) {
+      if (in == null) {
+        throw new IllegalStateException(LOOPBACK_PROFILE + " is missing from the class path");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot read " + LOOPBACK_PROFILE, e);
+    }
+  }
 
   private final Options options;
   private final PrintStream out;
@@ -100,7 +123,10 @@ public final class LocalCluster implements AutoCloseable {
   private final Map<String, List<Long>> arrivals = new LinkedHashMap<>();
   private String extraSettings = "";
   private final List<Thread> pumps = new ArrayList<>();
-  private int seedPort;
+  /** Nodes this launcher killed on purpose: their exit status says nothing about the job. */
+  private final java.util.Set<String> killed = new java.util.HashSet<>();
+  /** Artery ports of the coordinator-role nodes, fixed: they are the seed nodes. */
+  private final List<Integer> seedPorts = new ArrayList<>();
 
   public LocalCluster(Options options, PrintStream out) {
     this.options = options;
@@ -149,21 +175,36 @@ public final class LocalCluster implements AutoCloseable {
     return this;
   }
 
-  /** Starts the coordinator, the data nodes and the workers. */
+  /** Starts the coordinators (the first is the oldest, so it runs the singleton), the data nodes and the workers. */
   public synchronized void start() throws IOException {
     Files.createDirectories(options.jobDir());
     writeToken(options.jobDir().resolve("job.token"));
-    Files.writeString(options.jobDir().resolve(LOCAL_CONF), LOCAL_SETTINGS + extraSettings, StandardCharsets.UTF_8);
-    seedPort = freePort();
-    spawn("coordinator", List.of("--role", "coordinator", "--port", Integer.toString(seedPort), "--job-dir",
-        options.jobDir().toString(), "--min-workers", Integer.toString(options.minWorkers()), "--max-workers",
-        Integer.toString(options.workers())));
+    Files.writeString(options.jobDir().resolve(LOCAL_CONF), loopbackSettings() + "\n" + extraSettings,
+        StandardCharsets.UTF_8);
+    for (int i = 0; i < options.coordinators(); i++) {
+      seedPorts.add(freePort());
+    }
+    for (int i = 0; i < options.coordinators(); i++) {
+      spawn(coordinatorName(i), List.of("--role", "coordinator", "--port", Integer.toString(seedPorts.get(i)),
+          "--job-dir", options.jobDir().toString(), "--min-workers", Integer.toString(options.minWorkers()),
+          "--max-workers", Integer.toString(options.workers())));
+    }
     for (int i = 0; i < options.dataShards(); i++) {
-      spawn("data-" + i, List.of("--role", "data"));
+      startDataNode("data-" + i);
     }
     for (int i = 0; i < options.workers(); i++) {
       startWorker("worker-" + i);
     }
+  }
+
+  /** {@code coordinator} for the first (the singleton's first home), {@code coordinator-<i>} for stand-bys. */
+  public static String coordinatorName(int index) {
+    return index == 0 ? "coordinator" : "coordinator-" + index;
+  }
+
+  /** Starts a data-node JVM named {@code name}, e.g. a replacement for a lost one. */
+  public synchronized void startDataNode(String name) throws IOException {
+    spawn(name, List.of("--role", "data"));
   }
 
   /** Starts a worker JVM named {@code name} (also its worker id), e.g. a replacement for a lost one. */
@@ -177,7 +218,9 @@ public final class LocalCluster implements AutoCloseable {
 
   /** SIGKILL: the node vanishes without notice. */
   public synchronized void kill(String name) {
-    node(name).destroyForcibly();
+    Process p = node(name);
+    killed.add(name);
+    p.destroyForcibly();
   }
 
   /** SIGTERM: a preemption notice (a worker leaves after its step). */
@@ -217,16 +260,18 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   /**
-   * Waits for the coordinator to end the job, then for the other nodes to stop (they are killed after 60 s).
-   * Fails the job when every worker, or every data node, has stopped while the coordinator still runs.
+   * Waits for the coordinator-role nodes to end the job (each exits once the job is over; one killed on purpose
+   * is skipped, its successor carries on), then for the other nodes to stop (they are killed after 60 s). Fails
+   * the job when every worker, or every data node, has stopped while a coordinator still runs.
    *
-   * @return the coordinator's status (0: finished), 1 for a job that cannot go on, -1 on timeout
+   * @return the status of the coordinators that were not killed (0: finished), 1 for a job that cannot go on or
+   *     whose every coordinator was killed, -1 on timeout
    */
   public int await(long timeoutMillis) throws InterruptedException {
     long end = timeoutMillis == Long.MAX_VALUE ? Long.MAX_VALUE : System.currentTimeMillis() + timeoutMillis;
-    Process coordinator = node("coordinator");
     long orphanedSince = 0;
-    while (!coordinator.waitFor(200, TimeUnit.MILLISECONDS)) {
+    while (!allStopped("coordinator")) {
+      Thread.sleep(200);
       if (System.currentTimeMillis() > end) {
         return -1;
       }
@@ -243,7 +288,7 @@ public final class LocalCluster implements AutoCloseable {
         orphanedSince = 0;
       }
     }
-    int status = coordinator.exitValue();
+    int status = coordinatorStatus();
     long grace = System.currentTimeMillis() + 60_000;
     for (Process p : snapshot()) {
       long left = Math.max(1, grace - System.currentTimeMillis());
@@ -252,6 +297,17 @@ public final class LocalCluster implements AutoCloseable {
       }
     }
     return status;
+  }
+
+  /** The worst exit status of the coordinator-role nodes not killed on purpose (1 when all were). */
+  private synchronized int coordinatorStatus() {
+    int status = -2;
+    for (Map.Entry<String, Process> e : nodes.entrySet()) {
+      if (e.getKey().startsWith("coordinator") && !killed.contains(e.getKey())) {
+        status = Math.max(status, e.getValue().exitValue());
+      }
+    }
+    return status == -2 ? 1 : status;
   }
 
   private synchronized boolean allStopped(String prefix) {
@@ -283,7 +339,11 @@ public final class LocalCluster implements AutoCloseable {
     cmd.add(classPath());
     cmd.add(ClusterNode.class.getName());
     cmd.addAll(roleArgs);
-    cmd.addAll(List.of("--seed", "127.0.0.1:" + seedPort, "--data-shards", Integer.toString(options.dataShards()),
+    List<String> seeds = new ArrayList<>();
+    for (int port : seedPorts) {
+      seeds.add("127.0.0.1:" + port);
+    }
+    cmd.addAll(List.of("--seed", String.join(",", seeds), "--data-shards", Integer.toString(options.dataShards()),
         "--token-file", options.jobDir().resolve("job.token").toString(),
         "--node-config", options.jobDir().resolve(LOCAL_CONF).toString()));
     cmd.add(options.config().toString());

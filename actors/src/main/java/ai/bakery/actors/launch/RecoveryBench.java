@@ -30,7 +30,7 @@ public final class RecoveryBench {
    * @param workers workers at the start (one is killed; the rest must stay at or above the minimum of N-1)
    * @param warmSteps committed steps before the kill
    * @param heartbeatPause the failure detector's acceptable heartbeat pause in seconds; 0 keeps
-   *     {@code bakery cluster up}'s setting (10 s, made for nodes sharing a machine's cores)
+   *     {@code bakery cluster up}'s setting (the loopback profile, {@code bakery-loopback.conf})
    * @param timeoutSeconds give up when the new group has not committed this long after the kill
    * @param startSeconds give up when the warm steps are not committed this long after the start
    * @param heap each node's -Xmx
@@ -60,7 +60,7 @@ public final class RecoveryBench {
   /** What one kill cost; times in seconds after the kill, NaN when the event was not seen. */
   public record Result(int workers, long committedAtKill, long resumedFrom, long generationAtKill,
       long newGeneration, double detectedSeconds, double regroupedSeconds, double firstCommitSeconds,
-      int abortedSteps, long stepsLost, int heartbeatPause) {
+      int abortedSteps, long stepsLost, double heartbeatPause, double stableAfter) {
     public Map<String, Object> row() {
       Map<String, Object> r = new LinkedHashMap<>();
       r.put("measure", "kill -9 1 of " + workers + " workers");
@@ -71,6 +71,7 @@ public final class RecoveryBench {
       r.put("resumed_from_step", resumedFrom);
       r.put("steps_lost", stepsLost);
       r.put("heartbeat_pause_s", heartbeatPause);
+      r.put("sbr_stable_after_s", stableAfter);
       r.put("target_10s", firstCommitSeconds <= 10 ? "met" : "missed");
       return r;
     }
@@ -78,6 +79,15 @@ public final class RecoveryBench {
     private static Object round(double v) {
       return Double.isNaN(v) ? "not seen" : Math.round(v * 100) / 100.0;
     }
+  }
+
+  static final String HEARTBEAT_PAUSE = "pekko.cluster.failure-detector.acceptable-heartbeat-pause";
+  static final String STABLE_AFTER = "pekko.cluster.split-brain-resolver.stable-after";
+
+  /** A duration of the loopback profile the nodes run with, in seconds. */
+  static double profileSeconds(String key) {
+    return com.typesafe.config.ConfigFactory.parseString(LocalCluster.loopbackSettings()).getDuration(key)
+        .toMillis() / 1000.0;
   }
 
   static final Pattern GENERATION = Pattern.compile("generation (\\d+): ranks \\[([^\\]]*)\\] from step (\\d+)");
@@ -168,7 +178,8 @@ public final class RecoveryBench {
       }
       return new Result(config.workers(), committedAtKill, t.resumedFrom(), generationAtKill, t.newGeneration(),
           t.removed(), t.regrouped(), t.firstCommit(), t.abortedSteps(), t.stepsLost(committedAtKill),
-          config.heartbeatPause() > 0 ? config.heartbeatPause() : 10);
+          config.heartbeatPause() > 0 ? config.heartbeatPause() : profileSeconds(HEARTBEAT_PAUSE),
+          profileSeconds(STABLE_AFTER));
     } finally {
       cluster.close();
       try {

@@ -119,9 +119,14 @@ class ClusterTrainingTest {
    * them). Also checks that training moved the weights, so equality above is not that of two idle runs.
    */
   static Map<String, float[]> twoRanksInProcess(JobConfig config) throws Exception {
+    return twoRanksInProcess(config, STEPS);
+  }
+
+  /** As {@link #twoRanksInProcess(JobConfig)}, for {@code steps} steps. */
+  static Map<String, float[]> twoRanksInProcess(JobConfig config, int steps) throws Exception {
     List<PackedBatch> packs = new ArrayList<>();
     try (BatchSource s = PipelineShardSource.factory(config, 1).open(PipelineShardSource.shardName(0), "")) {
-      for (int i = 0; i < 2 * STEPS; i++) {
+      for (int i = 0; i < 2 * steps; i++) {
         packs.add(PackedBatchArrow.fromIpcBytes(s.next().orElseThrow()));
       }
     }
@@ -134,7 +139,7 @@ class ClusterTrainingTest {
                 TcpRingCollective.Options.loopback());
             RankTrainer t = RankTrainer.create(config, g)) {
           Map<String, float[]> initial = weights(t);
-          for (int step = 0; step < STEPS; step++) {
+          for (int step = 0; step < steps; step++) {
             PackedBatch mine = packs.get(2 * step + r);
             t.compute(step, () -> mine);
             t.commit();
