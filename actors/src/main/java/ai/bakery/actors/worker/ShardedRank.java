@@ -3,7 +3,6 @@ package ai.bakery.actors.worker;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.model.io.Dtype;
 import ai.bakery.model.io.SafetensorsWriter;
-import ai.bakery.runtime.collective.CollectiveException;
 import ai.bakery.runtime.collective.CollectiveFactory;
 import ai.bakery.runtime.collective.ParallelDims;
 import ai.bakery.runtime.collective.ProcessMesh;
@@ -14,7 +13,10 @@ import ai.bakery.runtime.parallel.fsdp.ShardSlice;
 import ai.bakery.runtime.parallel.fsdp.ShardedRankTrainer;
 import ai.bakery.runtime.parallel.fsdp.ShardedState;
 import ai.bakery.runtime.train.TrainStep;
+import ai.bakery.runtime.train.StepResult;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import java.nio.file.Path;
 import java.util.function.Supplier;
@@ -23,8 +25,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A FULL_SHARD or HYBRID_SHARD rank ({@link ShardedRankTrainer}): weights, AdamW moments and EMA live only as this
- * worker's shards. The model is built at the first generation, when the rank and world are known. After every
- * commit the rank refreshes its {@link PeerCopy} (its right neighbour's shard, {@code parallel.peer_copy}); when a
+ * worker's shards. The model is built at the first generation, when the rank and world are known. Each rank keeps
+ * a {@link PeerCopy} of its right neighbour's shard ({@code parallel.peer_copy}): taken when a group forms, then
+ * kept at the committed step by exchanging gradient shards in the compute and updating the copy at commit; when a
  * generation forms with other ranks or another world (a worker lost, leaving or joining), {@link ShardRegroup}
  * rebuilds every rank's shard of the new layout from the old shards and copies the ranks bring. When an old shard
  * is held by no rank (its worker and its copy's holder are both gone), the rank is laid out for the new group but
@@ -75,7 +78,7 @@ public final class ShardedRank implements ClusterRank {
       if (r.kind() == ShardRegroup.Kind.MOVED) {
         LOG.info("Rank {} of {} in generation {}: shards moved, {}", rank, world, generation, r.reason());
       }
-      if (fits && config.parallel().peerCopy() && trainer.committedStep() >= 0) {
+      if (fits && config.parallel().peerCopy()) {
         copy.refresh(trainer.state(), next.shard(), trainer.committedStep());
       }
     } catch (RuntimeException e) {
@@ -103,19 +106,24 @@ public final class ShardedRank implements ClusterRank {
     if (!fits) {
       throw new IllegalStateException("this rank holds no state for its group" + (lost == null ? "" : ": " + lost));
     }
-    return trainer().compute(step, batches);
+    TrainStep.Pending p = trainer().compute(step, batches);
+    if (config.parallel().peerCopy()) {
+      try {
+        copy.exchangeGradients(trainer.state(), mesh.shard());
+      } catch (RuntimeException e) {
+        trainer.abort();
+        throw e;
+      }
+    }
+    return p;
   }
 
   @Override
   public void commit() {
-    trainer().commit();
+    Map<String, Long> before = new HashMap<>(trainer().state().steps());
+    StepResult r = trainer.commit();
     if (config.parallel().peerCopy()) {
-      try {
-        copy.refresh(trainer.state(), mesh.shard(), trainer.committedStep());
-      } catch (CollectiveException e) {
-        // the step is committed; only the copy is stale (a peer is gone: the group re-forms next)
-        LOG.warn("Refreshing the peer copy after step {} failed: {}", trainer.committedStep(), e.getMessage());
-      }
+      copy.followCommit(trainer.state(), before, r, trainer.training().optimizer(), trainer.training().ema().ema());
     }
   }
 
@@ -201,8 +209,8 @@ public final class ShardedRank implements ClusterRank {
     fits = true;
     lost = null;
     copy.invalidate();
-    if (config.parallel().peerCopy() && trainer().committedStep() >= 0) {
-      copy.refresh(trainer.state(), mesh.shard(), trainer.committedStep());
+    if (config.parallel().peerCopy()) {
+      copy.refresh(trainer().state(), mesh.shard(), trainer.committedStep());
     }
   }
 

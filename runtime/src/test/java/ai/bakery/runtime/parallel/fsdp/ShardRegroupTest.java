@@ -132,7 +132,7 @@ class ShardRegroupTest {
 
   /**
    * One generation: {@code members} in rank order regroup over a new FULL_SHARD mesh, then train {@code steps}
-   * steps from where the group is, refreshing the peer copies after each commit.
+   * steps from where the group is, taking the peer copies at the start and following each step with them.
    */
   private List<Seen> generation(List<Holder> members, int steps) throws Exception {
     long gen = ++generation;
@@ -156,15 +156,18 @@ class ShardRegroupTest {
             if (result.kind() == ShardRegroup.Kind.INCOMPLETE) {
               return new Seen(result, Map.of(), List.of(), Map.of(), Map.of());
             }
+            h.copy.refresh(h.trainer.state(), mesh.shard(), h.trainer.committedStep());
             Map<String, float[]> moved = slices(h.trainer.state());
             List<double[]> losses = new ArrayList<>();
             for (int s = 0; s < steps; s++) {
               long step = h.trainer.nextStep();
               PackedBatch mine = packs.get((int) (step * PER_STEP + rank));
               h.trainer.compute(step, () -> mine);
+              h.copy.exchangeGradients(h.trainer.state(), mesh.shard());
+              Map<String, Long> before = new LinkedHashMap<>(h.trainer.state().steps());
               StepResult sr = h.trainer.commit();
+              h.copy.followCommit(h.trainer.state(), before, sr, training.optimizer(), EMA);
               losses.add(new double[] {sr.ce(), sr.mse(), sr.gradNorm()});
-              h.copy.refresh(h.trainer.state(), mesh.shard(), h.trainer.committedStep());
             }
             return new Seen(result, moved, losses, slices(h.trainer.state()),
                 new LinkedHashMap<>(h.trainer.state().steps()));
