@@ -18,9 +18,21 @@ import java.util.Optional;
 public final class FileJobStore implements JobStore {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final Path file;
+  private final ClusterCheckpoints checkpoints;
 
   public FileJobStore(Path file) {
+    this(file, null);
+  }
+
+  /** @param checkpoints the job's checkpoints (null: it saves none) */
+  public FileJobStore(Path file, ClusterCheckpoints checkpoints) {
     this.file = file;
+    this.checkpoints = checkpoints;
+  }
+
+  @Override
+  public Optional<ClusterCheckpoints> checkpoints() {
+    return Optional.ofNullable(checkpoints);
   }
 
   @Override

@@ -8,4 +8,9 @@ public interface JobStore {
   Optional<JobSnapshot> load();
 
   void save(JobSnapshot snapshot);
+
+  /** The job's checkpoints, when it saves any (the coordinator commits them and resumes from them). */
+  default java.util.Optional<ClusterCheckpoints> checkpoints() {
+    return java.util.Optional.empty();
+  }
 }

@@ -25,6 +25,12 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   /** Start (or restart) shard {@code shard} from {@code position}, numbering batches from {@code fromSeq}. */
   public record StartShard(String shard, long fromSeq, String position, Set<Long> skip) implements Command {}
 
+  /**
+   * Stop shard {@code shard} if it runs here (it is to be packed again from an earlier position); a {@link StartShard}
+   * of it that follows waits until it has stopped, since both would share this node's batch store.
+   */
+  public record StopShard(String shard) implements Command {}
+
   private record ShardStopped(String shard, ActorRef<DataShard.Command> ref) implements Command {}
 
   /** The job is over: stop every shard and this host. */
@@ -48,6 +54,9 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   private final BatchStore store;
   private final String flight;
   private final java.util.Map<String, ActorRef<DataShard.Command>> running = new java.util.HashMap<>();
+  /** Shards told to stop and not stopped yet, and the start waiting for each. */
+  private final java.util.Map<String, ActorRef<DataShard.Command>> stopping = new java.util.HashMap<>();
+  private final java.util.Map<String, StartShard> deferred = new java.util.HashMap<>();
   private int incarnation;
 
   private ShardHost(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator,
@@ -66,6 +75,21 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
         .onMessage(StartShard.class, this::onStart)
         .onMessage(ShardStopped.class, m -> {
           running.remove(m.shard(), m.ref());
+          if (stopping.remove(m.shard(), m.ref())) {
+            StartShard next = deferred.remove(m.shard());
+            if (next != null) {
+              return onStart(next);
+            }
+          }
+          return this;
+        })
+        .onMessage(StopShard.class, m -> {
+          ActorRef<DataShard.Command> shard = running.remove(m.shard());
+          if (shard != null) {
+            getContext().getLog().info("stopping data shard {} (it restarts from an earlier position)", m.shard());
+            stopping.put(m.shard(), shard);
+            getContext().stop(shard);
+          }
           return this;
         })
         .onMessage(JobDone.class, m -> {
@@ -76,6 +100,10 @@ public final class ShardHost extends AbstractBehavior<ShardHost.Command> {
   }
 
   private Behavior<Command> onStart(StartShard m) {
+    if (stopping.containsKey(m.shard())) {
+      deferred.put(m.shard(), m); // its old incarnation still releases its batches from the store
+      return this;
+    }
     if (running.containsKey(m.shard())) {
       // an order repeated while the shard was starting: it registers with the coordinator on its own
       getContext().getLog().info("data shard {} already runs here", m.shard());

@@ -14,6 +14,7 @@ import java.util.Map;
  */
 public record JobSnapshot(long generation, long committedStep, Map<Long, List<BatchId>> committed, List<BatchId> queued,
     List<DataLedger.Position> positions) {
+  @com.fasterxml.jackson.annotation.JsonCreator
   public JobSnapshot {
     committed = Map.copyOf(committed);
     queued = List.copyOf(queued);

@@ -1,6 +1,7 @@
 package ai.bakery.actors.launch;
 
 import ai.bakery.actors.BakeryNode;
+import ai.bakery.actors.coordinator.ClusterCheckpoints;
 import ai.bakery.actors.coordinator.Coordinator;
 import ai.bakery.actors.coordinator.FileJobStore;
 import ai.bakery.actors.coordinator.JobStore;
@@ -89,7 +90,8 @@ public final class ClusterNode {
     Config cluster = pekko.withFallback(ConfigFactory.parseResources(BakeryNode.class, "/bakery-cluster.conf"))
         .withFallback(ConfigFactory.load()).resolve().getConfig("bakery.cluster");
     JobPolicy policy = policy(config, o, cluster);
-    JobStore store = o.jobDir() != null ? new FileJobStore(o.jobDir().resolve("job.json")) : new NoStore();
+    JobStore store = o.jobDir() != null ? new FileJobStore(o.jobDir().resolve("job.json"), checkpoints(config))
+        : new NoStore();
     List<String> shards = new ArrayList<>();
     for (int i = 0; i < o.dataShards(); i++) {
       shards.add(PipelineShardSource.shardName(i));
@@ -225,8 +227,19 @@ public final class ClusterNode {
     if (loop.maxSteps() > 0) {
       end = Math.min(end, loop.maxSteps());
     }
+    var ck = config.training().checkpoint();
     return new JobPolicy(o.minWorkers(), o.maxWorkers(), loop.gradientAccumulationSteps(),
-        cluster.getDuration("step-timeout"), cluster.getDuration("form-timeout"), end);
+        cluster.getDuration("step-timeout"), cluster.getDuration("form-timeout"), end)
+        .withCheckpoints(ck.saveEvery(), Duration.ofMinutes(10));
+  }
+
+  /**
+   * The job's checkpoints: {@code training.checkpoint.checkpoint_dir} (a folder every node must see at the same
+   * path), its {@code keep_last}; a job without stored state resumes from them with {@code auto_resume}.
+   */
+  static ClusterCheckpoints checkpoints(JobConfig config) {
+    var ck = config.training().checkpoint();
+    return new ClusterCheckpoints(ck.checkpointDir(), ck.keepLast(), ck.autoResume());
   }
 
   /** The options as Pekko settings, then the node's config file over them, then TLS when asked for. */

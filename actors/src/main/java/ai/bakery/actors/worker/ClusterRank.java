@@ -51,6 +51,37 @@ public interface ClusterRank extends AutoCloseable {
   /** A short description of the state for logs (a fingerprint, sizes). */
   String describe();
 
+  /**
+   * This rank's part of a checkpoint of its committed state (live views: the saver copies them before the next
+   * step), or null when another rank writes what this one holds.
+   *
+   * @param index this worker's place in the group that committed the step
+   * @param ranks that group's size
+   */
+  default CheckpointPart checkpointPart(int index, int ranks) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot save checkpoints");
+  }
+
+  /**
+   * Loads the committed state of checkpoint folder {@code stepDir} (saved by any number of ranks) for the groups just
+   * joined: afterwards {@link #heldStep} is the checkpoint's job step.
+   */
+  default void restore(Path stepDir) throws IOException {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot load checkpoints");
+  }
+
+  /**
+   * One rank's part of a sharded checkpoint.
+   *
+   * @param rank the part's rank in the checkpoint
+   * @param world the checkpoint's number of parts
+   * @param groups slices by checkpoint group ({@code model}, {@code ema}, {@code optimizer})
+   * @param rankStates this rank's own JSON states
+   * @param stepFiles the step-wide JSON files ({@code train_state.json}, ...) from part 0; empty from the others
+   */
+  record CheckpointPart(int rank, int world, java.util.Map<String, List<ai.bakery.runtime.checkpoint.ShardedTensor>> groups,
+      java.util.Map<String, String> rankStates, java.util.Map<String, String> stepFiles) {}
+
   /** Writes what this rank holds of the final weights to {@code file} (safetensors, fp32). */
   void export(Path file, long committedStep) throws IOException;
 

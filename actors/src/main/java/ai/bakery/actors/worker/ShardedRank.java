@@ -214,6 +214,49 @@ public final class ShardedRank implements ClusterRank {
     }
   }
 
+  /**
+   * This rank's slices as the sharded checkpoint stores them, in its shard group's place (FULL_SHARD: its rank of the
+   * world); under HYBRID_SHARD only the first replica writes, the others holding the same shards.
+   */
+  @Override
+  public CheckpointPart checkpointPart(int index, int ranks) {
+    ShardedRankTrainer t = trainer();
+    if (!fits) {
+      throw new IllegalStateException("this rank holds no state to save" + (lost == null ? "" : ": " + lost));
+    }
+    if (mesh.replicate().rank() != 0) {
+      return null;
+    }
+    ShardedState s = t.state();
+    java.util.Map<String, String> files = s.shardRank() != 0 ? java.util.Map.of()
+        : CheckpointWriter.stepFiles(t.training(), t.schedule(), t.committedStep(), t.trainStep(), t.worldSize(),
+            ai.bakery.runtime.parallel.fsdp.ShardedCheckpointParts.optimizerSteps(s));
+    return new CheckpointPart(s.shardRank(), s.shardSize(), ai.bakery.runtime.parallel.fsdp.ShardedCheckpointParts.groups(s),
+        java.util.Map.of(), files);
+  }
+
+  /**
+   * Loads this rank's slices of a checkpoint saved by any number of ranks (weights, EMA, AdamW moments and counts),
+   * then the counters; collective over the shard group ({@link #stateRestored}).
+   */
+  @Override
+  public void restore(Path stepDir) throws java.io.IOException {
+    ShardedRankTrainer t = trainerForRestore();
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    try (ai.bakery.runtime.checkpoint.ShardedReader r = ai.bakery.runtime.checkpoint.ShardedReader.open(stepDir)) {
+      String opt = r.stepFile(ai.bakery.runtime.checkpoint.CheckpointManager.OPTIMIZER_JSON).orElseThrow(
+          () -> new java.io.IOException(stepDir + ": no optimizer.json"));
+      java.util.Map<String, Long> steps = new java.util.LinkedHashMap<>();
+      json.readTree(opt).get("steps").fields().forEachRemaining(e -> steps.put(e.getKey(), e.getValue().asLong()));
+      ai.bakery.runtime.parallel.fsdp.ShardedCheckpointParts.restore(r, t.state(), steps, false);
+      String train = r.stepFile(ai.bakery.runtime.checkpoint.CheckpointManager.TRAIN_STATE_JSON).orElseThrow(
+          () -> new java.io.IOException(stepDir + ": no train_state.json"));
+      ai.bakery.runtime.checkpoint.TrainState ts = json.readValue(train, ai.bakery.runtime.checkpoint.TrainState.class);
+      t.restoreCounters(ts.step(), ts.microStep(), ts.skippedSteps(), ts.tokensSeen());
+    }
+    stateRestored();
+  }
+
   /** The copy of a peer's shard this rank holds. */
   public PeerCopy peerCopy() {
     return copy;

@@ -65,6 +65,7 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   private final ExecutorService io = Executors.newFixedThreadPool(2, daemon("bakery-fetch"));
   private final BatchPrefetcher prefetcher;
   private final BufferAllocator allocator = new RootAllocator();
+  private final CheckpointWriter checkpoints = new CheckpointWriter();
   private final Map<String, BatchFlightClient> clients = new HashMap<>();
   private volatile ClusterRank.Groups group;
   private long pendingStep = -1;
@@ -103,6 +104,12 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
 
   @Override
   public CompletionStage<Void> formGroup(long generation, int rank, List<String> ranks, long committedStep) {
+    return formGroup(generation, rank, ranks, committedStep, null);
+  }
+
+  @Override
+  public CompletionStage<Void> formGroup(long generation, int rank, List<String> ranks, long committedStep,
+      Path restoreFrom) {
     abandonedThrough = Math.max(abandonedThrough, generation - 1);
     closeGroupOlderThan(generation);
     synchronized (this) {
@@ -134,6 +141,18 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
         }
       }
       group = g;
+      if (restoreFrom != null) {
+        long t0 = System.nanoTime();
+        trainer.restore(restoreFrom);
+        if (trainer.heldStep() != committedStep) {
+          throw new IllegalStateException(restoreFrom + " holds step " + trainer.heldStep() + ", the job resumes after "
+              + committedStep);
+        }
+        LOG.info("{}: rank {} of {} in generation {} restored step {} from {} in {} ms; state {}", id, rank,
+            ranks.size(), generation, committedStep, restoreFrom, (System.nanoTime() - t0) / 1_000_000,
+            trainer.describe());
+        return null;
+      }
       long[] steps = gatherSteps(g.world(), trainer.heldStep());
       int root = -1;
       boolean agree = true;
@@ -144,12 +163,18 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
         agree &= steps[r] == committedStep;
       }
       if (root < 0) {
-        throw new IllegalStateException("generation " + generation + ": no rank holds committed step " + committedStep
+        throw new StateUnavailableException("generation " + generation + ": no rank holds committed step " + committedStep
             + " (ranks hold " + java.util.Arrays.toString(steps) + "; this rank: " + trainer.describe()
             + "); restart the job from its checkpoint");
       }
       if (!agree) {
-        trainer.takeState(root, steps);
+        try {
+          trainer.takeState(root, steps);
+        } catch (StateUnavailableException e) {
+          throw e;
+        } catch (IllegalStateException e) {
+          throw new StateUnavailableException(e.getMessage(), e); // no peer can give it: the checkpoint must
+        }
       }
       LOG.info("{}: rank {} of {} in generation {} at step {}{}; state {}", id, rank, ranks.size(), generation,
           committedStep, agree ? "" : " (state from rank " + root + ")", trainer.describe());
@@ -250,6 +275,26 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   }
 
   @Override
+  public CompletionStage<CheckpointWriter.Part> saveCheckpoint(long step, String saveId, List<String> ranks, int index,
+      Path root) {
+    // queued behind the step's commit on the trainer's thread; the next step waits only for the copy to host memory
+    return run(() -> {
+      if (trainer.heldStep() != step) {
+        throw new IllegalStateException("asked to save step " + step + " but this rank holds step "
+            + trainer.heldStep());
+      }
+      return checkpoints.save(trainer, step, saveId, ranks, index, root);
+    }).thenCompose(part -> part).whenComplete((p, err) -> {
+      if (err != null) {
+        LOG.warn("{}: checkpoint of step {} failed: {}", id, step, Worker.describe(err));
+      } else if (p.part() >= 0) {
+        LOG.info("{}: checkpoint of step {}: part {} of {} durable (step stalled {} ms, whole save {} ms)", id, step,
+            p.part(), p.parts(), p.stallNanos() / 1_000_000, p.totalNanos() / 1_000_000);
+      }
+    });
+  }
+
+  @Override
   public CompletionStage<Void> finish(long committedStep) {
     return run(() -> {
       trainer.abort();
@@ -336,6 +381,7 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
       }
       clients.clear();
     }
+    checkpoints.close();
     trainer.close();
     allocator.close();
   }

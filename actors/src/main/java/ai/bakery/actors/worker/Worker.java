@@ -21,7 +21,20 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
   public sealed interface Command extends CborSerializable {}
 
-  public record FormGroup(long generation, List<String> ranks, long committedStep) implements Command {}
+  /** @param restoreFrom a checkpoint step folder every rank loads its state from ("": the ranks hold it) */
+  public record FormGroup(long generation, List<String> ranks, long committedStep, String restoreFrom)
+      implements Command {
+    public FormGroup(long generation, List<String> ranks, long committedStep) {
+      this(generation, ranks, committedStep, "");
+    }
+  }
+
+  /**
+   * Save this rank's part of committed step {@code step} under checkpoint folder {@code root}; {@code ranks} is the
+   * group that committed it.
+   */
+  public record SaveCheckpoint(long generation, long step, String saveId, List<String> ranks, String root)
+      implements Command {}
 
   /** Step {@code step}'s batches for this rank; {@code sources} says where each shard serves them. */
   public record RunStep(long generation, long step, List<BatchId> batches, Map<String, String> sources)
@@ -48,7 +61,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     INSTANCE
   }
 
-  private record GroupFormed(long generation, String error) implements Command {}
+  private record GroupFormed(long generation, String error, boolean stateLost) implements Command {}
+
+  private record PartWritten(long step, String saveId, CheckpointWriter.Part part, String error) implements Command {}
 
   private record StepComputed(long generation, long step, StepReport report, String error) implements Command {}
 
@@ -90,6 +105,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         .onMessage(RunStep.class, this::onRunStep)
         .onMessage(StepComputed.class, this::onStepComputed)
         .onMessage(Commit.class, this::onCommit)
+        .onMessage(SaveCheckpoint.class, this::onSaveCheckpoint)
+        .onMessage(PartWritten.class, this::onPartWritten)
         .onMessage(Abort.class, this::onAbort)
         .onMessage(Preempted.class, this::onPreempted)
         .onMessage(Reregister.class, m -> {
@@ -113,13 +130,21 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     }
     generation = m.generation();
     int rank = m.ranks().indexOf(id);
-    getContext().pipeToSelf(executor.formGroup(m.generation(), rank, m.ranks(), m.committedStep()),
-        (ok, err) -> new GroupFormed(m.generation(), err == null ? null : describe(err)));
+    java.nio.file.Path restore = m.restoreFrom() == null || m.restoreFrom().isEmpty() ? null
+        : java.nio.file.Path.of(m.restoreFrom());
+    getContext().pipeToSelf(executor.formGroup(m.generation(), rank, m.ranks(), m.committedStep(), restore),
+        (ok, err) -> new GroupFormed(m.generation(), err == null ? null : describe(err),
+            rootCause(err) instanceof StateUnavailableException));
     return this;
   }
 
   private Behavior<Command> onGroupFormed(GroupFormed m) {
     if (m.generation() != generation) {
+      return this;
+    }
+    if (m.stateLost()) {
+      getContext().getLog().warn("{}: generation {} holds no usable state: {}", id, m.generation(), m.error());
+      coordinator.tell(new Coordinator.StateLost(id, m.generation(), m.error()));
       return this;
     }
     if (m.error() != null) {
@@ -170,12 +195,36 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
   /** The root cause's message: stages wrap failures in CompletionException. */
   static String describe(Throwable err) {
+    Throwable t = rootCause(err);
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
+
+  static Throwable rootCause(Throwable err) {
     Throwable t = err;
     while ((t instanceof java.util.concurrent.CompletionException
         || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) {
       t = t.getCause();
     }
-    return t.getMessage() == null ? t.toString() : t.getMessage();
+    return t;
+  }
+
+  /** A checkpoint's part is written whatever generations follow: it describes the committed step. */
+  private Behavior<Command> onSaveCheckpoint(SaveCheckpoint m) {
+    getContext().pipeToSelf(executor.saveCheckpoint(m.step(), m.saveId(), m.ranks(), m.ranks().indexOf(id),
+            java.nio.file.Path.of(m.root())),
+        (part, err) -> new PartWritten(m.step(), m.saveId(), part, err == null ? null : describe(err)));
+    return this;
+  }
+
+  private Behavior<Command> onPartWritten(PartWritten m) {
+    if (m.error() != null) {
+      coordinator.tell(new Coordinator.CheckpointPartFailed(id, m.step(), m.saveId(), m.error()));
+    } else {
+      CheckpointWriter.Part p = m.part();
+      coordinator.tell(new Coordinator.CheckpointPartSaved(id, m.step(), m.saveId(), p.part(), p.parts(),
+          p.stepFiles(), p.stallNanos() / 1_000_000, p.totalNanos() / 1_000_000));
+    }
+    return this;
   }
 
   private Behavior<Command> onPreempted(Preempted m) {
