@@ -41,7 +41,7 @@ final class BenchCommand extends CommandGroup {
             .option("max-bytes=", "largest buffer (default 256 MiB)"),
         BenchCommand::collective));
     add(new LeafCommand("flight",
-        "packed batches over loopback Arrow Flight, next to in-process Arrow encode/decode",
+        "packed batches from a data shard's Flight server to a worker JVM over loopback, next to an in-process copy",
         json().option("tokens=", "pack sizes in tokens, comma-separated (default 4096,10240,32768)")
             .option("batches=", "batches per size (default 12)"),
         BenchCommand::flight));
@@ -57,6 +57,8 @@ final class BenchCommand extends CommandGroup {
             .option("dir=", "where the checkpoints are written (default: a temporary folder)")
             .option("skip-cluster", "only the checkpoint rows (the cluster kill takes minutes: N+2 JVMs start)")
             .option("warm-steps=", "steps the cluster commits before the kill (default 3)")
+            .option("coordinator-kill", "also kill the coordinator of a cluster with a stand-by coordinator and time "
+                + "the fail-over")
             .option("heartbeat-pause=", "failure detector's acceptable heartbeat pause in s (default: cluster up's "
                 + "loopback profile, 3 s)"),
         BenchCommand::recovery));
@@ -134,7 +136,12 @@ final class BenchCommand extends CommandGroup {
     if (!Files.isRegularFile(tiny.resolve("config.json"))) {
       throw new UsageException(args.path() + ": the cluster kill trains the tiny preset, not found at " + tiny);
     }
-    return ai.bakery.actors.launch.RecoveryBench.rows(tiny, config, cli.err());
+    List<java.util.Map<String, Object>> rows = new ArrayList<>(
+        ai.bakery.actors.launch.RecoveryBench.rows(tiny, config, cli.err()));
+    if (args.flag("coordinator-kill")) {
+      rows.addAll(ai.bakery.actors.launch.RecoveryBench.coordinatorKillRows(tiny, config, cli.err()));
+    }
+    return rows;
   }
 
   private static int flight(Args args, Cli cli) throws Exception {

@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  * The cluster half of {@code bakery bench recovery}: a {@link LocalCluster} (coordinator, one data shard, N
  * workers, each its own JVM on loopback) trains the tiny preset on the example dataset; once a few steps are
  * committed one worker is killed with SIGKILL and the survivors' way back is timed from the coordinator's output:
- * the kill to the worker's removal from membership, to the first generation without it, and to the first step
+ * the kill to the coordinator counting the worker lost (its node unreachable, or removed from membership when
+ * {@code bakery.cluster.lost-on-unreachable} is off), to the first generation without it, and to the first step
  * that generation commits. Steps lost are the committed steps the new group does not resume from plus the step
  * in flight when it was aborted.
  *
@@ -65,7 +66,7 @@ public final class RecoveryBench {
       Map<String, Object> r = new LinkedHashMap<>();
       r.put("measure", "kill -9 1 of " + workers + " workers");
       r.put("killed_after_step", committedAtKill);
-      r.put("kill_to_removed_s", round(detectedSeconds));
+      r.put("kill_to_worker_lost_s", round(detectedSeconds));
       r.put("kill_to_new_group_s", round(regroupedSeconds));
       r.put("kill_to_first_commit_s", round(firstCommitSeconds));
       r.put("resumed_from_step", resumedFrom);
@@ -76,7 +77,7 @@ public final class RecoveryBench {
       return r;
     }
 
-    private static Object round(double v) {
+    static Object round(double v) {
       return Double.isNaN(v) ? "not seen" : Math.round(v * 100) / 100.0;
     }
   }
@@ -104,15 +105,7 @@ public final class RecoveryBench {
    */
   public static Result run(Path dir, Path modelDir, Config config, PrintStream log) throws IOException,
       InterruptedException {
-    if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
-      throw new IllegalArgumentException(modelDir + ": no config.json (the tiny preset's folder is configs/model/tiny)");
-    }
-    Path example = dir.resolve("example");
-    if (!Files.isDirectory(example)) {
-      ExampleDataset.write(example, ExampleDataset.Options.DEFAULTS);
-    }
-    Path jobFile = dir.resolve("job.yaml");
-    Files.writeString(jobFile, jobYaml(dir, modelDir.toAbsolutePath(), example.resolve("example.yaml")));
+    Path jobFile = writeJob(dir, modelDir);
     Path jobDir = dir.resolve("job");
     FileJobStore store = new FileJobStore(jobDir.resolve("job.json"));
     // C1 only and the serial collector: start-up of N+2 JVMs dominates, the tiny preset's steps are libtorch time
@@ -130,15 +123,7 @@ public final class RecoveryBench {
             + config.heartbeatPause() + " s");
       }
       cluster.start();
-      long startDeadline = System.nanoTime() + config.startSeconds() * 1_000_000_000L;
-      while (committed(store) < config.warmSteps()) {
-        failIfDone(cluster, "before " + config.warmSteps() + " steps were committed");
-        if (System.nanoTime() > startDeadline) {
-          throw new IllegalStateException("the cluster did not commit " + config.warmSteps() + " steps within "
-              + config.startSeconds() + " s of starting");
-        }
-        Thread.sleep(100);
-      }
+      warmUp(cluster, store, config, "coordinator");
       // what the coordinator had said before the kill: its latest generation and committed step
       List<LocalCluster.TimedLine> before = cluster.timedLines("coordinator");
       long generationAtKill = store.load().map(JobSnapshot::generation).orElse(0L);
@@ -191,7 +176,7 @@ public final class RecoveryBench {
   }
 
   /**
-   * What the coordinator's lines after a kill show, in seconds after it (NaN: not yet seen): the victim's removal
+   * What the coordinator's lines after a kill show, in seconds after it (NaN: not yet seen): the victim counted lost
    * from membership, the first generation without it (and the step it resumes from), and that generation's first
    * committed step; steps aborted meanwhile.
    */
@@ -247,6 +232,143 @@ public final class RecoveryBench {
     }
   }
 
+  /** The example dataset and the job's YAML under {@code dir}; returns the YAML's path. */
+  private static Path writeJob(Path dir, Path modelDir) throws IOException {
+    if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
+      throw new IllegalArgumentException(modelDir + ": no config.json (the tiny preset's folder is configs/model/tiny)");
+    }
+    Path example = dir.resolve("example");
+    if (!Files.isDirectory(example)) {
+      ExampleDataset.write(example, ExampleDataset.Options.DEFAULTS);
+    }
+    Path jobFile = dir.resolve("job.yaml");
+    Files.writeString(jobFile, jobYaml(dir, modelDir.toAbsolutePath(), example.resolve("example.yaml")));
+    return jobFile;
+  }
+
+  /** Waits for the warm steps to be committed. */
+  private static void warmUp(LocalCluster cluster, FileJobStore store, Config config, String coordinator)
+      throws InterruptedException {
+    long startDeadline = System.nanoTime() + config.startSeconds() * 1_000_000_000L;
+    while (committed(store) < config.warmSteps()) {
+      failIfDone(cluster, coordinator, "before " + config.warmSteps() + " steps were committed");
+      if (System.nanoTime() > startDeadline) {
+        throw new IllegalStateException("the cluster did not commit " + config.warmSteps() + " steps within "
+            + config.startSeconds() + " s of starting");
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  /**
+   * What a coordinator kill cost, in seconds after it (NaN when not seen): the singleton's start on the stand-by
+   * ({@code resuming job}), its first generation, and that generation's first committed step.
+   */
+  public record FailoverResult(int workers, long committedAtKill, long resumedFrom, double takeoverSeconds,
+      double regroupedSeconds, double firstCommitSeconds, double heartbeatPause, double stableAfter,
+      double removalMargin) {
+    public Map<String, Object> row() {
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("measure", "kill -9 the coordinator (1 stand-by, " + workers + " workers)");
+      r.put("killed_after_step", committedAtKill);
+      r.put("kill_to_singleton_moved_s", Result.round(takeoverSeconds));
+      r.put("kill_to_new_group_s", Result.round(regroupedSeconds));
+      r.put("kill_to_first_commit_s", Result.round(firstCommitSeconds));
+      r.put("resumed_from_step", resumedFrom);
+      r.put("heartbeat_pause_s", heartbeatPause);
+      r.put("sbr_stable_after_s", stableAfter);
+      r.put("down_removal_margin_s", removalMargin);
+      return r;
+    }
+  }
+
+  static final Pattern RESUMING = Pattern.compile("resuming job at step (\\d+)");
+
+  /**
+   * Runs one coordinator kill in a fresh cluster under {@code dir} with a stand-by coordinator: once the warm
+   * steps are committed the coordinator's JVM is killed with SIGKILL, and the stand-by's output times the way back.
+   */
+  public static FailoverResult runCoordinatorKill(Path dir, Path modelDir, Config config, PrintStream log)
+      throws IOException, InterruptedException {
+    Path jobFile = writeJob(dir, modelDir);
+    Path jobDir = dir.resolve("job");
+    FileJobStore store = new FileJobStore(jobDir.resolve("job.json"));
+    List<String> jvm = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+    LocalCluster.Options options = new LocalCluster.Options(config.workers(), 1, 2, config.workers(), jobDir,
+        config.heap(), null, jvm, jobFile, List.of());
+    String standby = LocalCluster.coordinatorName(1);
+    LocalCluster cluster = new LocalCluster(options, log);
+    Thread teardown = new Thread(cluster::close, "bakery-recovery-bench-teardown");
+    Runtime.getRuntime().addShutdownHook(teardown);
+    try {
+      if (config.heartbeatPause() > 0) {
+        cluster.withNodeSettings(HEARTBEAT_PAUSE + " = " + config.heartbeatPause() + " s");
+      }
+      cluster.start();
+      warmUp(cluster, store, config, standby);
+      long committedAtKill = committed(store);
+      int before = cluster.lines(standby).size();
+      long killedAt = System.nanoTime();
+      cluster.kill("coordinator");
+      long deadline = killedAt + config.timeoutSeconds() * 1_000_000_000L;
+      double takeover = Double.NaN;
+      double regrouped = Double.NaN;
+      double firstCommit = Double.NaN;
+      long resumedFrom = -1;
+      while (Double.isNaN(firstCommit) && System.nanoTime() < deadline) {
+        failIfDone(cluster, standby, "after the coordinator's kill, before its successor committed a step");
+        List<LocalCluster.TimedLine> lines = cluster.timedLines(standby);
+        for (LocalCluster.TimedLine l : lines.subList(before, lines.size())) {
+          double at = Math.max(0, (l.nanos() - killedAt) / 1e9);
+          Matcher r = RESUMING.matcher(l.text());
+          if (Double.isNaN(takeover) && r.find()) {
+            takeover = at;
+          }
+          Matcher g = GENERATION.matcher(l.text());
+          if (Double.isNaN(regrouped) && g.find()) {
+            regrouped = at;
+            resumedFrom = Long.parseLong(g.group(3));
+          }
+          Matcher c = COMMITTED.matcher(l.text());
+          if (!Double.isNaN(regrouped) && Double.isNaN(firstCommit) && c.find()
+              && Long.parseLong(c.group(1)) + 1 > resumedFrom) {
+            firstCommit = at;
+          }
+        }
+        Thread.sleep(20);
+      }
+      return new FailoverResult(config.workers(), committedAtKill, resumedFrom, takeover, regrouped, firstCommit,
+          config.heartbeatPause() > 0 ? config.heartbeatPause() : profileSeconds(HEARTBEAT_PAUSE),
+          profileSeconds(STABLE_AFTER), profileSeconds("pekko.cluster.down-removal-margin"));
+    } finally {
+      cluster.close();
+      try {
+        Runtime.getRuntime().removeShutdownHook(teardown);
+      } catch (IllegalStateException e) {
+        // shutting down already: the hook closes the cluster
+      }
+    }
+  }
+
+  /** The coordinator kill in a temporary folder, deleted afterwards: the row {@code bench recovery} prints. */
+  public static List<Map<String, Object>> coordinatorKillRows(Path modelDir, Config config, PrintStream log)
+      throws IOException, InterruptedException {
+    Path dir = Files.createTempDirectory("bakery-bench-coordinator-recovery");
+    try {
+      return List.of(runCoordinatorKill(dir, modelDir, config, log).row());
+    } finally {
+      deleteTree(dir);
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
   /** Runs in a temporary folder, deleted afterwards; the rows {@code bench recovery} prints. */
   public static List<Map<String, Object>> rows(Path modelDir, Config config, PrintStream log) throws IOException,
       InterruptedException {
@@ -254,11 +376,7 @@ public final class RecoveryBench {
     try {
       return List.of(run(dir, modelDir, config, log).row());
     } finally {
-      try (var paths = Files.walk(dir)) {
-        for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      deleteTree(dir);
     }
   }
 
@@ -267,9 +385,13 @@ public final class RecoveryBench {
   }
 
   private static void failIfDone(LocalCluster cluster, String when) {
-    if (!cluster.node("coordinator").isAlive()) {
-      throw new IllegalStateException("the coordinator exited (status " + cluster.node("coordinator").exitValue()
-          + ") " + when);
+    failIfDone(cluster, "coordinator", when);
+  }
+
+  private static void failIfDone(LocalCluster cluster, String coordinator, String when) {
+    if (!cluster.node(coordinator).isAlive()) {
+      throw new IllegalStateException("the " + coordinator + " node exited (status "
+          + cluster.node(coordinator).exitValue() + ") " + when);
     }
   }
 

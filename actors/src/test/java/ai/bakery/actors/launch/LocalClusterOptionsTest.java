@@ -24,6 +24,32 @@ class LocalClusterOptionsTest {
     assertEquals(2, o.minWorkers());
     assertEquals(job, o.config());
     assertEquals(List.of("--training.optimizer.lr", "1e-5"), o.overrides());
+    assertEquals(1, o.coordinators(), "one coordinator unless asked");
+    assertEquals(2, LocalCluster.Options.parse(List.of("--coordinators", "2", job.toString())).coordinators());
+  }
+
+  @Test
+  void coordinatorNodesAreNamedForTheLogPrefix() {
+    assertEquals("coordinator", LocalCluster.coordinatorName(0));
+    assertEquals("coordinator-1", LocalCluster.coordinatorName(1));
+  }
+
+  @Test
+  void theLoopbackProfileOverridesTheMultiMachineTiming() {
+    com.typesafe.config.Config multi = com.typesafe.config.ConfigFactory.parseResources(LocalCluster.class,
+        "/bakery-cluster.conf");
+    com.typesafe.config.Config local = com.typesafe.config.ConfigFactory.parseString(LocalCluster.loopbackSettings())
+        .withFallback(multi);
+    String pause = "pekko.cluster.failure-detector.acceptable-heartbeat-pause";
+    String stable = "pekko.cluster.split-brain-resolver.stable-after";
+    assertEquals(4, multi.getDuration(pause).toSeconds());
+    assertEquals(3, local.getDuration(pause).toSeconds());
+    assertEquals(7, multi.getDuration(stable).toSeconds());
+    assertEquals(10, local.getDuration(stable).toSeconds());
+    assertEquals("keep-oldest", local.getString("pekko.cluster.split-brain-resolver.active-strategy"));
+    // with a role, SBR counts sides by it: two coordinator nodes could not fail over (see bakery-cluster.conf)
+    assertTrue(!local.hasPath("pekko.cluster.split-brain-resolver.keep-oldest.role"));
+    assertEquals(3.0, RecoveryBench.profileSeconds(RecoveryBench.HEARTBEAT_PAUSE));
   }
 
   @Test
@@ -34,6 +60,7 @@ class LocalClusterOptionsTest {
     assertMessage("--workers: 'two'", List.of("--workers", "two", job.toString()));
     assertMessage("config file not found", List.of("--workers", "2", dir.resolve("missing.yaml").toString()));
     assertMessage("missing <config>", List.of("--workers", "2"));
+    assertMessage("--coordinators must be >= 1", List.of("--coordinators", "0", job.toString()));
   }
 
   @Test
