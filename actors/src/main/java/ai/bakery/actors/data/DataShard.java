@@ -63,6 +63,12 @@ public final class DataShard extends AbstractBehavior<DataShard.Command> {
   private final BatchStore store;
   private final Thread packer;
   private final String flight;
+  /**
+   * Batches announced and not yet committed, with the position after each: announced again with every
+   * registration, so a coordinator that took over from a snapshot older than some announcements still learns of
+   * them (the ledger ignores batches it knows).
+   */
+  private final java.util.LinkedHashMap<BatchId, String> unreleased = new java.util.LinkedHashMap<>();
 
   private DataShard(ActorContext<Command> ctx, String name, ActorRef<Coordinator.Command> coordinator,
       BatchSource source, BatchStore store, long fromSeq, Set<Long> skip, String flight) {
@@ -108,6 +114,10 @@ public final class DataShard extends AbstractBehavior<DataShard.Command> {
         .onMessage(Committed.class, this::onCommitted)
         .onMessage(Reregister.class, m -> {
           coordinator.tell(new Coordinator.RegisterShard(name, getContext().getSelf(), flight));
+          if (!unreleased.isEmpty()) {
+            coordinator.tell(new Coordinator.BatchesReady(List.copyOf(unreleased.keySet()),
+                List.copyOf(unreleased.values())));
+          }
           return this;
         })
         .onMessage(Ended.class, m -> {
@@ -130,6 +140,7 @@ public final class DataShard extends AbstractBehavior<DataShard.Command> {
   }
 
   private Behavior<Command> onPacked(Packed m) {
+    unreleased.put(m.id(), m.positionAfter());
     coordinator.tell(new Coordinator.BatchesReady(List.of(m.id()), List.of(m.positionAfter())));
     return this;
   }
@@ -137,6 +148,7 @@ public final class DataShard extends AbstractBehavior<DataShard.Command> {
   private Behavior<Command> onCommitted(Committed m) {
     for (BatchId b : m.batches()) {
       if (b.shard().equals(name)) {
+        unreleased.remove(b);
         store.release(b);
       }
     }
