@@ -18,11 +18,18 @@ class FlightBenchTest {
     assertTrue(b.contentEquals(PackedBatchArrow.fromIpcBytes(PackedBatchArrow.toIpcBytes(b))));
   }
 
+  /** A worker JVM fetches and decodes every batch (it checks their token counts), the in-process copy too. */
   @Test
   void printsOneRowPerSizeWithPositiveRates() throws Exception {
-    List<Map<String, Object>> rows = FlightBench.run(new FlightBench.Config(List.of(2048), 2));
-    assertEquals(1, rows.size());
-    assertTrue(((Number) rows.get(0).get("flight_mb_per_s")).doubleValue() > 0);
-    assertTrue(((Number) rows.get(0).get("flight_vs_in_process")).doubleValue() > 0);
+    List<Map<String, Object>> rows = FlightBench.run(new FlightBench.Config(List.of(2048, 4096), 2));
+    assertEquals(2, rows.size());
+    for (Map<String, Object> row : rows) {
+      assertTrue(((Number) row.get("flight_mb_per_s")).doubleValue() > 0, row.toString());
+      assertTrue(((Number) row.get("in_process_mb_per_s")).doubleValue() > 0, row.toString());
+      assertTrue(((Number) row.get("flight_vs_in_process")).doubleValue() > 0, row.toString());
+    }
+    assertEquals(4096, rows.get(1).get("tokens_per_batch"));
+    assertTrue(((Number) rows.get(1).get("batch_mb")).doubleValue() > ((Number) rows.get(0).get("batch_mb"))
+        .doubleValue(), "a larger pack is more bytes");
   }
 }
