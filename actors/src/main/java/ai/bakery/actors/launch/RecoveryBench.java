@@ -252,6 +252,14 @@ public final class RecoveryBench {
     long startDeadline = System.nanoTime() + config.startSeconds() * 1_000_000_000L;
     while (committed(store) < config.warmSteps()) {
       failIfDone(cluster, coordinator, "before " + config.warmSteps() + " steps were committed");
+      for (int i = 0; i < config.workers(); i++) {
+        Process w = cluster.node("worker-" + i);
+        if (!w.isAlive()) {
+          // the kill is measured against a full group: a worker lost before it makes the numbers meaningless
+          throw new IllegalStateException("worker-" + i + " exited (status " + w.exitValue() + ") before "
+              + config.warmSteps() + " steps were committed; its output above says why");
+        }
+      }
       if (System.nanoTime() > startDeadline) {
         throw new IllegalStateException("the cluster did not commit " + config.warmSteps() + " steps within "
             + config.startSeconds() + " s of starting");
