@@ -203,6 +203,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
       latest.ifPresent(f -> ctx.getLog().info("newest complete checkpoint: job step {} in {}", f.checkpoint().step(),
           f.dir()));
     }
+    if (checkpoints == null && policy.checkpointEvery() > 0) {
+      ctx.getLog().warn("the job's store keeps no checkpoints: training.checkpoint.save_every is ignored");
+      policy = policy.withCheckpoints(0, policy.checkpointTimeout());
+    }
     JobLogic logic = JobLogic.start(policy, System::currentTimeMillis, stored,
         latest.map(ClusterCheckpoints.Found::checkpoint), checkpoints != null && checkpoints.resumeAtStart());
     if (logic.restoreStep() >= 0) {
