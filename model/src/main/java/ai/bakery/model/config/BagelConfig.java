@@ -241,6 +241,12 @@ public record BagelConfig(
         vitMaxNumPatchPerSide, vitSelectLayer, connectorAct, interpolatePos, timestepShift, copyInitMoe);
   }
 
+  /** The same architecture trained with another timestep shift (the reference takes it from the training args). */
+  public BagelConfig withTimestepShift(double shift) {
+    return new BagelConfig(visualGen, visualUnd, llm, vit, vae, latentPatchSize, maxLatentSize, vitMaxNumPatchPerSide,
+        vitSelectLayer, connectorAct, interpolatePos, shift, copyInitMoe);
+  }
+
   public BagelConfig withBranches(boolean gen, boolean und) {
     return new BagelConfig(gen, und, llm, vit, vae, latentPatchSize, maxLatentSize, vitMaxNumPatchPerSide,
         vitSelectLayer, connectorAct, interpolatePos, timestepShift, copyInitMoe);

@@ -173,8 +173,10 @@ public final class TrainJob {
       training = new TrainingSection(training.optimizer(), training.schedule(), training.ema(), ck, training.loop());
     }
     Path modelDir = modelDir(ms);
-    // Architecture comes from the model folder; the run's switches (branches, freeze_und) from the job.
-    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
+    // Architecture comes from the model folder; the run's switches (branches, freeze_und, and the timestep shift,
+    // a training argument in the reference) from the job.
+    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd())
+        .withTimestepShift(ms.timestepShift());
     cfg = cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
         cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
     long seed = training.loop().globalSeed();
