@@ -10,16 +10,17 @@ import ai.bakery.actors.data.PipelineShardSource;
 import ai.bakery.actors.job.JobSnapshot;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.data.pack.PackedBatchArrow;
-import ai.bakery.runtime.collective.InMemoryRendezvous;
-import ai.bakery.runtime.collective.TcpRingCollective;
-import ai.bakery.runtime.parallel.RankTrainer;
-import ai.bakery.runtime.train.StepResult;
-import java.util.ArrayList;
-import java.util.concurrent.CompletableFuture;
+import ai.bakery.model.bagel.BagelLoss;
 import ai.bakery.model.io.SafetensorsReader;
 import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.config.JobConfigLoader;
+import ai.bakery.runtime.optim.GradClipper;
+import ai.bakery.runtime.parallel.GradientSync;
+import ai.bakery.runtime.parallel.RankTrainer;
 import ai.bakery.runtime.parallel.ShardRange;
+import ai.bakery.runtime.train.StepResult;
+import ai.bakery.runtime.train.TrainStep;
+import ai.djl.ndarray.NDManager;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -27,6 +28,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -35,45 +37,50 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * FULL_SHARD across JVMs on loopback (coordinator, one data node, two workers), tiny preset with gradient
  * checkpointing, 20 steps: each worker holds only its slices of the weights, AdamW moments and EMA. Put together,
- * the two workers' exported weight slices must equal the weights of two data-parallel ranks run in this process
- * on the same packs (the same mathematics: gathered weights, gradients summed over the two ranks), and each
- * worker must hold half of the state.
+ * the two workers' exported weight slices must equal the weights of one process that trains the same packs (two
+ * micro-batches a step, the loss normalised by the step's token counts), and each worker must hold half of the
+ * state.
  */
 class ClusterFullShardTest {
   static final int STEPS = ClusterTrainingTest.STEPS;
   /**
-   * Stated fp32 tolerance for every weight but the ViT key biases. Not bit-equal by construction: the sharded
-   * ranks reduce-scatter per unit and sum the global norm's squares per shard, the reference all-reduces
-   * buckets, so sums and the clip factor differ in the last bits, and AdamW grows that over 20 steps (it moves
-   * an element with a near-zero gradient by about lr whatever its size). Measured over 5 runs: max 4e-4 to 1.3e-3
-   * (weights move by up to 0.04), about half the elements beyond 1e-5; the step losses agree to the printed 4
-   * decimals for the first 6 steps, then drift apart by up to 1e-3. Much looser than the data-parallel cluster
-   * (1e-5): a semantic difference that only shows after several steps is not ruled out by this test.
+   * Stated fp32 tolerances after 20 steps. Not bit-equal by construction: the sharded ranks reduce-scatter per unit
+   * over a ring and sum the global norm's squares per shard, the reference accumulates two micro-batches and takes
+   * the norm of the whole gradient, so gradients and the clip factor differ in the last bits. Training then grows
+   * any such difference, whatever its source: the one-process reference against itself with only its clip
+   * threshold moved by one ulp (max_grad_norm 1 - 6e-8) ends 2.9e-4 apart (ce 4.5e-4 apart at step 16) while its
+   * losses agree to 1e-6 for the first 4 steps. AdamW's epsilon is 1e-6 ({@link TinyJob}), so elements with a
+   * near-zero gradient (the ViT key biases) no longer stand out; none is exempt.
+   *
+   * <p>Measured over 5 runs (two with ATEN_CPU_CAPABILITY=default OPENBLAS_CORETYPE=Sandybridge; the example
+   * data's timesteps differ from run to run: the planner seeds them by a sample key holding the dataset's absolute
+   * path, so each temporary folder draws others): max |w - w_ref| 3.2e-4, 1.6e-3, 3.4e-4, and 3.3e-4, 4.5e-4 on
+   * the other kernels, about 70% of the elements beyond 1e-6; step losses within 4.8e-4 to 1.4e-3, and within the
+   * printed rounding (4.3e-5 at most) for the first 3 steps; the L2 norm of the difference 0.18% and 0.21% of the
+   * update's (the two runs that printed it). Each tolerance is about 10x the worst: the max difference cannot be
+   * held tighter over 20 steps, so the relative norm and the first steps' losses are what a semantic difference (a
+   * wrong scale, clip or step) would trip.
    */
-  static final double TOLERANCE = 3e-3;
-  /** Step losses (ce, mse) printed with 4 decimals by the coordinator: rounding plus the drift above. */
-  static final double LOSS_TOLERANCE = 3e-3;
-  /**
-   * The ViT key biases get a zero gradient in exact arithmetic (softmax ignores a shift shared by every key), so
-   * each run's gradient is rounding noise and AdamW turns it into lr-sized steps of random sign: they are held
-   * only to AdamW's step bound, 2 * steps * lr (as runtime's DataParallelTrainingTest does).
-   */
-  static final double NOISE_BOUND = 2 * STEPS * 2e-3;
-
-  static boolean noiseOnly(String name) {
-    return name.startsWith("vit_model.") && name.endsWith("self_attn.k_proj.bias");
-  }
+  static final double TOLERANCE = 1.5e-2;
+  /** |w - w_ref| / |w_ref - w_initial| in L2 over every weight. */
+  static final double RELATIVE_TOLERANCE = 2e-2;
+  /** Step losses (ce, mse) printed with 4 decimals by the coordinator: rounding (5e-5) plus the drift above. */
+  static final double LOSS_TOLERANCE = 1.5e-2;
+  /** Steps whose losses must agree to the printed rounding: the drift above stays below 1e-6 there. */
+  static final int EARLY_STEPS = 3;
+  /** The coordinator's rounding to 4 decimals (5e-5) with margin. */
+  static final double EARLY_LOSS_TOLERANCE = 1e-4;
 
   @TempDir
   Path dir;
 
   @Test
-  void twoFullShardWorkersTrainAsTwoRanksAndHoldHalfTheStateEach() throws Exception {
+  void twoFullShardWorkersTrainAsOneProcessAndHoldHalfTheStateEach() throws Exception {
     String sharded = yaml("FULL_SHARD");
     Path jobFile = dir.resolve("job.yaml");
     Files.writeString(jobFile, sharded);
-    JobConfig reference = JobConfigLoader.parse(yaml("NO_SHARD"), List.of()).config();
-    assertTrue(reference.model().gradientCheckpointing(), "the job recomputes activations");
+    assertTrue(JobConfigLoader.parse(sharded, List.of()).config().model().gradientCheckpointing(),
+        "the job recomputes activations");
     Path export = dir.resolve("export");
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(new ClusterTrainingTest.Tee(captured, System.out), true, StandardCharsets.UTF_8);
@@ -83,7 +90,7 @@ class ClusterFullShardTest {
     try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(2, 1, 2, dir.resolve("job"), "1g", export,
         ClusterTrainingTest.QUICK_JVM, jobFile, List.of()), out)) {
       cluster.start();
-      ref = twoRanksInProcess(reference); // runs while the cluster's JVMs start and train
+      ref = oneProcess(yaml("NO_SHARD")); // runs while the cluster's JVMs start and train
       status = cluster.await(420_000);
     }
     System.out.printf("FULL_SHARD cluster job took %.1f s%n", (System.nanoTime() - t0) / 1e9);
@@ -96,6 +103,7 @@ class ClusterFullShardTest {
     assertEquals(STEPS, stepLines.size(), "a step line per committed step");
     // the group's losses of every step, as the coordinator printed them (4 decimals), equal the reference's
     double lossDiff = 0;
+    double earlyDiff = 0;
     for (int s = 0; s < STEPS; s++) {
       String line = stepLines.get(s);
       assertTrue(line.contains(String.format("(step=%07d)", s)), line);
@@ -105,15 +113,20 @@ class ClusterFullShardTest {
           ref.losses()[s][0], ref.losses()[s][1]);
       lossDiff = Math.max(lossDiff, Math.abs(ce - ref.losses()[s][0]));
       lossDiff = Math.max(lossDiff, Math.abs(mse - ref.losses()[s][1]));
+      if (s < EARLY_STEPS) {
+        earlyDiff = lossDiff;
+      }
     }
-    System.out.printf("max |step loss (ce, mse) of the cluster - reference| over %d steps: %.2g%n", STEPS, lossDiff);
-    assertTrue(lossDiff <= LOSS_TOLERANCE, "step losses differ by " + lossDiff + " (printed to 4 decimals)");
+    System.out.printf("max |step loss (ce, mse) of the cluster - reference| over the first %d steps: %.2g, over %d"
+        + " steps: %.2g%n", EARLY_STEPS, earlyDiff, STEPS, lossDiff);
     Map<String, float[]> want = ref.weights();
 
     long[] stateBytes = new long[2];
     long full = -1;
     double maxDiff = 0;
-    double noiseDiff = 0;
+    double keyBiasDiff = 0;
+    double diffSquares = 0;
+    double updateSquares = 0;
     String worst = "";
     long over = 0;
     long covered = 0;
@@ -136,16 +149,20 @@ class ClusterFullShardTest {
           }
           ByteBuffer raw = in.raw(e.getKey()).order(ByteOrder.LITTLE_ENDIAN);
           assertEquals(range.length() * 4, raw.remaining(), "slice of " + e.getKey() + " on shard " + shard);
+          // the ViT key biases have a zero gradient in exact arithmetic: shown apart as the most fragile weights
+          boolean keyBias = e.getKey().startsWith("vit_model.") && e.getKey().endsWith("self_attn.k_proj.bias");
           for (int i = 0; i < range.length(); i++) {
             double d = Math.abs(raw.getFloat(i * 4) - w[(int) range.start() + i]);
-            if (noiseOnly(e.getKey())) {
-              noiseDiff = Math.max(noiseDiff, d);
-            } else {
-              over += d > 1e-5 ? 1 : 0;
-              if (d > maxDiff) {
-                maxDiff = d;
-                worst = e.getKey();
-              }
+            double u = w[(int) range.start() + i] - ref.initial().get(e.getKey())[(int) range.start() + i];
+            diffSquares += d * d;
+            updateSquares += u * u;
+            over += d > 1e-6 ? 1 : 0;
+            if (keyBias) {
+              keyBiasDiff = Math.max(keyBiasDiff, d);
+            }
+            if (d > maxDiff) {
+              maxDiff = d;
+              worst = e.getKey();
             }
           }
           covered += range.length();
@@ -159,11 +176,17 @@ class ClusterFullShardTest {
       System.out.printf("shard %d holds %d of %d state bytes (%.4f)%n", r, stateBytes[r], full, ratio);
       assertEquals(0.5, ratio, 0.02, "shard " + r + " holds about half of the state");
     }
-    System.out.printf("max |FULL_SHARD cluster - in-process data-parallel| over all weights but the ViT key biases:"
-        + " %.3g at %s (tolerance %.0e), %d of %d elements differ by more than 1e-5; ViT key biases %.3g (AdamW"
-        + " bound %.2g)%n", maxDiff, worst, TOLERANCE, over, total, noiseDiff, NOISE_BOUND);
+    System.out.printf("max |FULL_SHARD cluster - one process| over all weights: %.3g at %s (tolerance %.0e), %d of"
+        + " %d elements differ by more than 1e-6; ViT key biases %.3g%n", maxDiff, worst, TOLERANCE, over, total,
+        keyBiasDiff);
+    double relative = Math.sqrt(diffSquares / updateSquares);
+    System.out.printf("|cluster - one process| / |one process - initial| over all weights (L2): %.3g (tolerance"
+        + " %.2g)%n", relative, RELATIVE_TOLERANCE);
     assertTrue(maxDiff <= TOLERANCE, "max abs diff " + maxDiff + " at " + worst + " > " + TOLERANCE);
-    assertTrue(noiseDiff <= NOISE_BOUND, "ViT key biases moved by more than AdamW's step: " + noiseDiff);
+    assertTrue(relative <= RELATIVE_TOLERANCE, "the weights differ by " + relative + " of what training moved them");
+    assertTrue(earlyDiff <= EARLY_LOSS_TOLERANCE, "the first " + EARLY_STEPS + " steps' losses differ by " + earlyDiff
+        + " (printed to 4 decimals)");
+    assertTrue(lossDiff <= LOSS_TOLERANCE, "step losses differ by " + lossDiff + " (printed to 4 decimals)");
   }
 
   static double number(String line, String after) {
@@ -176,42 +199,52 @@ class ClusterFullShardTest {
     return Double.parseDouble(line.substring(at, end));
   }
 
-  /** The reference's final weights and each step's group losses (ce, mse). */
-  record Reference(Map<String, float[]> weights, double[][] losses) {}
+  /** The reference's final weights and each step's losses (ce, mse). */
+  record Reference(Map<String, float[]> initial, Map<String, float[]> weights, double[][] losses) {}
 
   /**
-   * Two data-parallel ranks of the job as threads of this process (as {@link ClusterTrainingTest} runs them:
-   * rank {@code r} of step {@code t} trains pack {@code 2t + r}), keeping each step's losses.
+   * One process training the job's packs as the cluster deals them (step {@code t} trains packs {@code 2t} and
+   * {@code 2t + 1}, rank {@code r} pack {@code 2t + r}): each step accumulates the two packs with every
+   * micro-batch's loss normalised by the step's summed token counts, which is what two ranks compute (runtime's
+   * DataParallelTrainingTest: bit-identical to two data-parallel ranks). Checks that training moved the weights,
+   * so agreement below is not that of two idle runs.
    */
-  static Reference twoRanksInProcess(JobConfig config) throws Exception {
+  static Reference oneProcess(String yaml) throws Exception {
+    JobConfig config = JobConfigLoader.parse(yaml, List.of("--training.loop.gradient_accumulation_steps", "2"))
+        .config();
     List<PackedBatch> packs = new ArrayList<>();
     try (BatchSource s = PipelineShardSource.factory(config, 1).open(PipelineShardSource.shardName(0), "")) {
       for (int i = 0; i < 2 * STEPS; i++) {
         packs.add(PackedBatchArrow.fromIpcBytes(s.next().orElseThrow()));
       }
     }
-    InMemoryRendezvous rendezvous = new InMemoryRendezvous();
-    List<CompletableFuture<Reference>> ranks = new ArrayList<>();
-    for (int rank = 0; rank < 2; rank++) {
-      int r = rank;
-      ranks.add(CompletableFuture.supplyAsync(() -> {
-        try (TcpRingCollective g = TcpRingCollective.create("reference", 1, r, 2, rendezvous,
-                TcpRingCollective.Options.loopback());
-            RankTrainer t = RankTrainer.create(config, g)) {
-          double[][] losses = new double[STEPS][];
-          for (int step = 0; step < STEPS; step++) {
-            PackedBatch mine = packs.get(2 * step + r);
-            t.compute(step, () -> mine);
-            StepResult res = t.commit();
-            losses[step] = new double[] {res.ce(), res.mse()};
-          }
-          return new Reference(ClusterTrainingTest.weights(t), losses);
+    try (RankTrainer t = RankTrainer.create(config, null); NDManager root = NDManager.newBaseManager()) {
+      Map<String, float[]> initial = ClusterTrainingTest.weights(t);
+      double[][] losses = new double[STEPS][];
+      for (int step = 0; step < STEPS; step++) {
+        List<PackedBatch> mine = packs.subList(2 * step, 2 * step + 2);
+        long ce = mine.stream().mapToLong(b -> b.ceLossIndexes().length).sum();
+        long mse = mine.stream().mapToLong(b -> b.mseLossIndexes().length).sum();
+        TrainStep.CountReducer summed = local -> new BagelLoss.GlobalCounts(ce, 0, mse, 2);
+        TrainStep ts = new TrainStep(t.model(), root, TrainStep.Update.of(t.optimizer(), t.ema()),
+            new GradClipper(config.training().optimizer().maxGradNorm()), config.training().loop(),
+            config.training().loop().globalSeed(), 0, 1, summed, GradientSync.LOCAL);
+        ts.resumeCounters(2L * step, 0, 0); // micro-batch seeds from the position in the group's step
+        var it = mine.iterator();
+        StepResult r = ts.run(step, t.schedule().lr(step), it::next);
+        losses[step] = new double[] {r.ce(), r.mse()};
+      }
+      Map<String, float[]> end = ClusterTrainingTest.weights(t);
+      double moved = 0;
+      for (var e : end.entrySet()) {
+        float[] a = initial.get(e.getKey());
+        for (int i = 0; i < a.length; i++) {
+          moved = Math.max(moved, Math.abs(a[i] - e.getValue()[i]));
         }
-      }));
+      }
+      assertTrue(moved > 1e-2, "training moved the weights (max change " + moved + ")");
+      return new Reference(initial, end, losses);
     }
-    Reference a = ranks.get(0).get();
-    ranks.get(1).get();
-    return a;
   }
 
   private String yaml(String strategy) throws java.io.IOException {

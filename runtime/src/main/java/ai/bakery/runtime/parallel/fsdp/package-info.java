@@ -16,10 +16,12 @@
  *       {@link ai.bakery.runtime.parallel.GradientSync} of a {@link ai.bakery.runtime.train.TrainStep} (replica
  *       average, global norm summed over the shard group, clip and clear on shards); the update is AdamW and EMA
  *       on the shards ({@link ai.bakery.runtime.parallel.fsdp.Fsdp.Rank#update}).
- *   <li>Starting without the whole model in memory: {@link ai.bakery.runtime.parallel.fsdp.PreSharder} slices
- *       each parameter as the model creates it, {@link ai.bakery.runtime.parallel.fsdp.ShardedLoader} reads each
- *       slice's element range from the memory-mapped safetensors files
- *       ({@link ai.bakery.runtime.parallel.fsdp.ShardedStart} for released weights).
+ *   <li>Starting without the whole model in memory ({@link ai.bakery.runtime.parallel.fsdp.ShardedStart}):
+ *       {@link ai.bakery.runtime.parallel.fsdp.PreSharder} slices (or just frees) each parameter as the model
+ *       creates it; {@link ai.bakery.runtime.parallel.fsdp.ShardedLoader} reads each slice's element range from the
+ *       memory-mapped safetensors files (released weights), {@link ai.bakery.runtime.parallel.fsdp.ShardedInit}
+ *       draws seeded initial weights one parameter at a time into the shards (a preset), equal to the slices of a
+ *       full initialisation.
  *   <li>{@link ai.bakery.runtime.parallel.fsdp.ShardedRankTrainer}: one rank of a sharded job, driven like the
  *       data-parallel {@link ai.bakery.runtime.parallel.RankTrainer};
  *       {@link ai.bakery.runtime.parallel.fsdp.ShardedCheckpointParts} maps its state to the sharded checkpoint.
