@@ -27,4 +27,17 @@ public record DatasetSource(String name, Path path, Path dataRoot, ReadOptions o
     Objects.requireNonNull(path, "path of dataset " + name);
     options = options == null ? ReadOptions.DEFAULTS : options;
   }
+
+  /**
+   * The key of {@code row} of {@code unit}: {@code name/file#rowGroup:row} with the file named relative to
+   * {@link #path} (its own name when it lies elsewhere). Per-row random choices (caption, edit span, timestep,
+   * CFG dropout) are drawn from it, so it must not depend on where the data is mounted.
+   */
+  public String sampleKey(ShardUnit unit, long row) {
+    Path file = Path.of(unit.file()).toAbsolutePath().normalize();
+    Path base = path.toAbsolutePath().normalize();
+    String relative = file.startsWith(base) && !file.equals(base) ? base.relativize(file).toString()
+        : String.valueOf(file.getFileName());
+    return name + "/" + relative + "#" + unit.rowGroup() + ":" + row;
+  }
 }

@@ -90,13 +90,13 @@ public final class RecordFormat implements DatasetFormat {
     public boolean hasNext() {
       while (pending == null && records.hasNext()) {
         Record r = records.next();
-        String key = unit.key(r.row());
+        String key = source.sampleKey(unit, r.row());
         if (r.error() != null) {
           skips.skip(unreadable, key, r.error());
           continue;
         }
         try {
-          RowContext ctx = new RowContext(key, source, RowRandom.forRow(source, unit, r.row()), media);
+          RowContext ctx = new RowContext(key, source, RowRandom.of(source.options().seed(), key), media);
           List<SampleItem> items = mapper.map(r.node(), ctx);
           pending = new PositionedSample(new Sample(key, source.name(), items), unit, r.row());
         } catch (SkipException e) {

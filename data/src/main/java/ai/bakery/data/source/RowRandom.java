@@ -1,7 +1,6 @@
 package ai.bakery.data.source;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 /**
@@ -10,18 +9,6 @@ import java.util.SplittableRandom;
  */
 public final class RowRandom {
   private RowRandom() {}
-
-  /**
-   * The generator of {@code row} of {@code unit}. The file is named relative to the dataset's path, not by the
-   * absolute path in the sample key, so the same data draws the same choices wherever it is mounted.
-   */
-  public static SplittableRandom forRow(DatasetSource source, ShardUnit unit, long row) {
-    Path file = Path.of(unit.file()).toAbsolutePath().normalize();
-    Path base = source.path().toAbsolutePath().normalize();
-    String name = file.startsWith(base) && !file.equals(base) ? base.relativize(file).toString()
-        : String.valueOf(file.getFileName());
-    return of(source.options().seed(), source.name() + "/" + name + "#" + unit.rowGroup() + ":" + row);
-  }
 
   public static SplittableRandom of(long seed, String key) {
     long h = 0xcbf29ce484222325L; // FNV-1a 64

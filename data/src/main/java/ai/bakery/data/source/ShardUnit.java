@@ -24,7 +24,7 @@ public record ShardUnit(String dataset, String file, int rowGroup, long rowCount
     }
   }
 
-  /** The {@code Sample} key of a row of this unit: {@code dataset/file#rowGroup:row}. */
+  /** Where a row of this unit is, for messages: {@code dataset/file#rowGroup:row} with the file as listed. */
   public String key(long row) {
     return dataset + "/" + file + "#" + rowGroup + ":" + row;
   }

@@ -80,7 +80,7 @@ class JsonFormatsTest {
     assertEquals(List.of("T(Hi)", "T(Hello|loss)"), TestMedia.render(all.get(2).sample()));
     assertEquals(units.get(0), all.get(2).unit());
     assertEquals(2, all.get(2).row());
-    assertEquals("llava/" + jsonl + "#0:2", all.get(2).sample().key());
+    assertEquals("llava/vlm.jsonl#0:2", all.get(2).sample().key()); // where the data lives is not part of it
 
     // allow_urls keeps the url image for the planner to fetch
     SkipCounter withUrls = new SkipCounter();
