@@ -105,36 +105,74 @@ public final class ColourProbe {
     return best;
   }
 
+  /**
+   * How well generated pictures match their prompts' colours.
+   *
+   * @param meanDistance mean {@link #sceneDistance} of each picture from its own prompt's scene
+   * @param otherPromptDistance mean distance of each picture from the other prompts' scenes: a model that ignores
+   *     the prompt scores about the same on both
+   */
+  public record Drawing(double meanDistance, double otherPromptDistance) {
+    /** How much closer the pictures are to their own prompt's colours than to the other prompts' (RGB units). */
+    public double promptMatch() {
+      return otherPromptDistance - meanDistance;
+    }
+
+    @Override
+    public String toString() {
+      return String.format(Locale.ROOT, "mean colour distance %.1f (%.1f from the other prompts' colours)",
+          meanDistance, otherPromptDistance);
+    }
+  }
+
   /** What one model scored. */
-  public record Score(double meanDistance, int namedRight, int asked, List<String> answers) {
+  public record Score(Drawing drawing, int namedRight, int asked, List<String> answers) {
+    public double meanDistance() {
+      return drawing.meanDistance();
+    }
+
     public double chatAccuracy() {
       return asked == 0 ? 0 : (double) namedRight / asked;
     }
 
     @Override
     public String toString() {
-      return String.format(Locale.ROOT, "mean colour distance %.1f, chat named the colour %d of %d", meanDistance,
-          namedRight, asked);
+      return String.format(Locale.ROOT, "%s, chat named the colour %d of %d", drawing, namedRight, asked);
     }
   }
 
-  /** Generates every scene's caption and asks about every painted scene. */
-  public static Score score(InferenceModel m, List<ShapeScene> scenes, SamplingOptions o, int chatImageSize) {
-    double sum = 0;
+  /** Generates every scene's caption (seed {@code o.seed() + i} for scene i) and measures the pictures' colours. */
+  public static Drawing draw(InferenceModel m, List<ShapeScene> scenes, SamplingOptions o) {
     ImageGenerator gen = new ImageGenerator(m);
+    double own = 0;
+    double other = 0;
     for (int i = 0; i < scenes.size(); i++) {
-      sum += sceneDistance(gen.generate(prompt(scenes.get(i)), o.withSeed(o.seed() + i)), scenes.get(i));
+      BufferedImage img = gen.generate(prompt(scenes.get(i)), o.withSeed(o.seed() + i));
+      own += sceneDistance(img, scenes.get(i));
+      double sum = 0;
+      for (int j = 0; j < scenes.size(); j++) {
+        if (j != i) {
+          sum += sceneDistance(img, scenes.get(j));
+        }
+      }
+      other += sum / Math.max(1, scenes.size() - 1);
     }
+    return new Drawing(own / scenes.size(), other / scenes.size());
+  }
+
+  /** {@link #draw}, then asks about every painted scene ({@code chatImageSize} pixels). */
+  public static Score score(InferenceModel m, List<ShapeScene> scenes, SamplingOptions o, int chatImageSize) {
+    Drawing drawing = draw(m, scenes, o);
     int right = 0;
     List<String> answers = new ArrayList<>();
     Chat chat = new Chat(m);
     for (ShapeScene s : scenes) {
-      String a = chat.answer(ai.bakery.data.example.ShapePainter.paint(s, 64), QUESTION, chatImageSize, 8);
+      String a = chat.answer(ai.bakery.data.example.ShapePainter.paint(s, chatImageSize), QUESTION, chatImageSize, 8);
       answers.add(a);
       if (firstColour(a) == s.colour()) {
         right++;
       }
     }
-    return new Score(sum / scenes.size(), right, scenes.size(), answers);
+    return new Score(drawing, right, scenes.size(), answers);
   }
 }

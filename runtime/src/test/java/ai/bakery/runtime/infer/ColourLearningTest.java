@@ -21,26 +21,33 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Did training teach the model the example's colours? The probe is checked on painted pictures here; the
- * comparison of a trained checkpoint with the untrained model needs a checkpoint trained long enough, which
- * takes longer than a unit test may (see README, "Generation and chat"), so it runs when
- * {@code -Dbakery.colour.checkpoint=<step folder>} (and {@code -Dbakery.colour.vae=<ae.safetensors>}) name one:
+ * comparison of a trained checkpoint with the untrained model needs the quickstart's checkpoint (a few minutes of
+ * training, see README, "Generation and chat"), so it runs when {@code -Dbakery.colour.checkpoint=<step folder>}
+ * (and {@code -Dbakery.colour.vae=<ae.safetensors>}) name one; {@link ShortColourRunTest} trains a smaller model
+ * inside the build instead:
  *
  * <pre>
- * ./bakery quickstart --total_steps 400
- * mvn -pl runtime test -Dtest=ColourLearningTest \
- *     -Dbakery.colour.checkpoint=$PWD/results/quickstart/checkpoints/0000399 \
+ * ./bakery quickstart
+ * mvn -pl runtime -am test -Dtest=ColourLearningTest -Dsurefire.failIfNoSpecifiedTests=false \
+ *     -Dbakery.colour.checkpoint=$PWD/results/quickstart/checkpoints/0000199 \
  *     -Dbakery.colour.vae=$PWD/results/quickstart/vae/ae.safetensors
  * </pre>
+ *
+ * <p>Pictures are generated at {@code -Dbakery.colour.size} pixels (default 32, the quickstart's) and asked about
+ * at {@code -Dbakery.colour.chat_size} (default 64, its VLM pictures').
  */
 class ColourLearningTest {
 
   @Test
   void theProbeReadsPaintedScenesAndAnswers() {
-    for (ShapeScene s : ColourProbe.scenes(8)) {
-      BufferedImage img = ShapePainter.paint(s, 64);
-      assertTrue(ColourProbe.sceneDistance(img, s) < 25, s + ": painted colours measured " + ColourProbe.sceneDistance(img, s));
-      ShapeScene swapped = new ShapeScene(s.shape(), s.background(), s.colour(), s.scale());
-      assertTrue(ColourProbe.sceneDistance(img, swapped) > 100, "swapped colours must be far: " + s);
+    for (int size : new int[] {16, 32, 64}) {
+      for (ShapeScene s : ColourProbe.scenes(8)) {
+        BufferedImage img = ShapePainter.paint(s, size);
+        assertTrue(ColourProbe.sceneDistance(img, s) < 25,
+            s + " at " + size + " pixels: painted colours measured " + ColourProbe.sceneDistance(img, s));
+        ShapeScene swapped = new ShapeScene(s.shape(), s.background(), s.colour(), s.scale());
+        assertTrue(ColourProbe.sceneDistance(img, swapped) > 100, "swapped colours must be far: " + s);
+      }
     }
     assertEquals(8, ColourProbe.scenes(8).stream().map(ShapeScene::colour).distinct().count());
     assertEquals(Palette.RED, ColourProbe.firstColour("The shape is red."));
@@ -80,6 +87,9 @@ class ColourLearningTest {
     System.out.println(report);
     Files.writeString(Path.of(System.getProperty("java.io.tmpdir"), "bakery-colour-report.txt"), report);
     assertTrue(trained.meanDistance() < untrained.meanDistance(), report);
+    // and the colours follow the prompt: closer to the own prompt's colours than to the other prompts', by more
+    // than the untrained model's pictures are (which ignore the prompt)
+    assertTrue(trained.drawing().promptMatch() > untrained.drawing().promptMatch(), report);
     assertTrue(trained.chatAccuracy() > 1.0 / Palette.values().length, "chance is 1 in 8\n" + report);
   }
 }
