@@ -15,6 +15,7 @@ import ai.bakery.runtime.optim.GradClipper;
 import ai.bakery.runtime.optim.LrSchedule;
 import ai.bakery.runtime.train.Ema;
 import ai.bakery.runtime.train.StepResult;
+import ai.bakery.runtime.train.StepSequence;
 import ai.bakery.runtime.train.TrainJob;
 import ai.bakery.runtime.train.TrainModel;
 import ai.bakery.runtime.train.TrainStep;
@@ -60,10 +61,8 @@ public final class RankTrainer implements AutoCloseable {
   private final AdamW optimizer;
   private final Ema ema;
   private final LrSchedule schedule;
+  private final StepSequence steps;
   private Collective group;
-  private TrainStep trainStep;
-  private TrainStep.Pending pending;
-  private long committedStep = -1;
 
   private RankTrainer(TrainModel model, TrainingSection training, ParallelSection parallel,
       GradientBucketer.Config buckets, Collective group, AutoCloseable owned) {
@@ -78,7 +77,9 @@ public final class RankTrainer implements AutoCloseable {
     this.optimizer = new AdamW(model.store(), training.optimizer());
     this.ema = new Ema(model.store(), training.ema().ema());
     this.schedule = new LrSchedule(training.optimizer().lr(), training.schedule());
-    regroup(group);
+    checkStrategy(this.parallel, group == null ? 1 : group.worldSize());
+    this.steps = new StepSequence(schedule, stepOver(group));
+    this.group = group;
   }
 
   /**
@@ -135,22 +136,22 @@ public final class RankTrainer implements AutoCloseable {
    * {@link #broadcastState} next if the members may disagree.
    */
   public void regroup(Collective group) {
+    checkStrategy(parallel, group == null ? 1 : group.worldSize());
+    steps.replace(stepOver(group));
+    this.group = group;
+  }
+
+  /** The step over {@code group}: gradients averaged over it, losses normalised by its token counts. */
+  private TrainStep stepOver(Collective group) {
     int world = group == null ? 1 : group.worldSize();
-    checkStrategy(parallel, world);
-    abort();
-    long microStep = trainStep == null ? 0 : trainStep.microStep();
-    long skipped = trainStep == null ? 0 : trainStep.skippedSteps();
-    long tokens = trainStep == null ? 0 : trainStep.tokensSeen();
     GradientSync sync = group == null ? GradientSync.LOCAL : new DataParallel(group, buckets);
     TrainStep.CountReducer counts = group == null ? c -> c
         : new TokenCountReducer(group, training.loop().ceLossReweighting());
     TrainStep.Update update = TrainStep.Update.of(optimizer, ema);
     TrainStep next = new TrainStep(model, root, update, new GradClipper(training.optimizer().maxGradNorm()),
         training.loop(), training.loop().globalSeed(), group == null ? 0 : group.rank(), world, counts, sync);
-    next.resumeCounters(microStep, skipped, tokens);
     next.setGeneratorLock(GENERATOR); // uncontended with one rank per JVM; ranks as threads need it
-    this.group = group;
-    this.trainStep = next;
+    return next;
   }
 
   /**
@@ -161,33 +162,17 @@ public final class RankTrainer implements AutoCloseable {
    * @throws IllegalStateException when {@code step} is not {@link #nextStep()} or a step is already pending
    */
   public TrainStep.Pending compute(long step, Supplier<PackedBatch> batches) {
-    if (step != committedStep + 1) {
-      throw new IllegalStateException("step " + step + " requested, but the next step of this rank is "
-          + (committedStep + 1));
-    }
-    pending = trainStep.compute(step, schedule.lr(step), batches);
-    return pending;
+    return steps.compute(step, batches);
   }
 
   /** Applies the pending step (AdamW and EMA, or a counted skip when it was not finite). */
   public StepResult commit() {
-    if (pending == null) {
-      throw new IllegalStateException("no computed step to commit (next step " + (committedStep + 1) + ")");
-    }
-    TrainStep.Pending p = pending;
-    pending = null;
-    StepResult r = trainStep.apply(p);
-    committedStep = r.step();
-    return r;
+    return steps.commit();
   }
 
   /** Drops the pending step's gradients, if any: state and counters stay at {@link #committedStep()}. */
   public void abort() {
-    if (pending != null) {
-      TrainStep.Pending p = pending;
-      pending = null;
-      trainStep.discard(p);
-    }
+    steps.abort();
   }
 
   /**
@@ -199,14 +184,14 @@ public final class RankTrainer implements AutoCloseable {
       return;
     }
     abort();
-    long[] mine = {committedStep, trainStep.microStep(), trainStep.skippedSteps(), trainStep.tokensSeen()};
+    TrainStep ts = steps.trainStep();
+    long[] mine = {steps.committedStep(), ts.microStep(), ts.skippedSteps(), ts.tokensSeen()};
     long[] theirs = StateSync.broadcast(group, root, model.store(), optimizer, ema, mine);
-    if (committedStep != theirs[0] && group.rank() != root) {
+    if (steps.committedStep() != theirs[0] && group.rank() != root) {
       LOG.info("Rank {} takes rank {}'s state at committed step {} (had {}).", group.rank(), root, theirs[0],
-          committedStep);
+          steps.committedStep());
     }
-    committedStep = theirs[0];
-    trainStep.resumeCounters(theirs[1], theirs[2], theirs[3]);
+    steps.restore(theirs[0], theirs[1], theirs[2], theirs[3]);
   }
 
   /** Hash of this rank's weights, optimizer state and EMA (see {@link StateSync#fingerprint}). */
@@ -225,23 +210,21 @@ public final class RankTrainer implements AutoCloseable {
    * computed step is the one after), the others as in its train state.
    */
   public void restoreCounters(long committedStep, long microStep, long skippedSteps, long tokensSeen) {
-    abort();
-    this.committedStep = committedStep;
-    trainStep.resumeCounters(microStep, skippedSteps, tokensSeen);
+    steps.restore(committedStep, microStep, skippedSteps, tokensSeen);
   }
 
   /** The last applied step, -1 before the first. */
   public long committedStep() {
-    return committedStep;
+    return steps.committedStep();
   }
 
   public long nextStep() {
-    return committedStep + 1;
+    return steps.nextStep();
   }
 
   /** The computed step awaiting {@link #commit} or {@link #abort}, or null. */
   public TrainStep.Pending pending() {
-    return pending;
+    return steps.pending();
   }
 
   public int rank() {
@@ -271,7 +254,7 @@ public final class RankTrainer implements AutoCloseable {
 
   /** Micro-batch, skip and token counters (for a checkpoint's train state). */
   public TrainStep trainStep() {
-    return trainStep;
+    return steps.trainStep();
   }
 
   public TrainingSection training() {
@@ -285,7 +268,6 @@ public final class RankTrainer implements AutoCloseable {
   /** Releases the model state; the group is the caller's. */
   @Override
   public void close() {
-    pending = null;
     try {
       ema.close();
       optimizer.close();

@@ -10,6 +10,7 @@ import ai.bakery.runtime.config.TrainingSection;
 import ai.bakery.runtime.optim.GradClipper;
 import ai.bakery.runtime.optim.LrSchedule;
 import ai.bakery.runtime.train.StepResult;
+import ai.bakery.runtime.train.StepSequence;
 import ai.bakery.runtime.train.TrainStep;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
@@ -33,13 +34,11 @@ public final class ShardedRankTrainer implements AutoCloseable {
   private final Fsdp.Rank fsdp;
   private final TrainingSection training;
   private final LrSchedule schedule;
-  private final TrainStep trainStep;
+  private final StepSequence steps;
   private final NDManager root;
   private final AutoCloseable owned;
   private final int rank;
   private final int world;
-  private TrainStep.Pending pending;
-  private long committedStep = -1;
   /** Set once {@link #relayout} gave the model to another trainer: closing this one frees only its shards. */
   private boolean modelHandedOver;
 
@@ -51,9 +50,9 @@ public final class ShardedRankTrainer implements AutoCloseable {
     this.owned = owned;
     this.root = NDManager.newBaseManager();
     this.schedule = new LrSchedule(training.optimizer().lr(), training.schedule());
-    this.trainStep = new TrainStep(fsdp.model(), root, fsdp.update(training.optimizer()),
+    this.steps = new StepSequence(schedule, new TrainStep(fsdp.model(), root, fsdp.update(training.optimizer()),
         new GradClipper(training.optimizer().maxGradNorm()), training.loop(), training.loop().globalSeed(), rank, world,
-        fsdp.counts(), fsdp.sync());
+        fsdp.counts(), fsdp.sync()));
   }
 
   /**
@@ -158,58 +157,41 @@ public final class ShardedRankTrainer implements AutoCloseable {
 
   /** Forward and backward of step {@link #nextStep()} with gathers and reduce-scatters, global norm and clip. */
   public TrainStep.Pending compute(long step, Supplier<PackedBatch> batches) {
-    if (step != committedStep + 1) {
-      throw new IllegalStateException("step " + step + " requested, but the next step of this rank is "
-          + (committedStep + 1));
-    }
     try {
-      pending = trainStep.compute(step, schedule.lr(step), batches);
+      return steps.compute(step, batches);
     } catch (RuntimeException | Error e) {
-      fsdp.model().reset();
+      fsdp.model().reset(); // no gathered weights survive a failed step
       throw e;
     }
-    return pending;
   }
 
   /** Applies the pending step to the shards (AdamW, EMA), or counts it skipped when it was not finite. */
   public StepResult commit() {
-    if (pending == null) {
-      throw new IllegalStateException("no computed step to commit (next step " + (committedStep + 1) + ")");
-    }
-    TrainStep.Pending p = pending;
-    pending = null;
-    StepResult r = trainStep.apply(p);
-    committedStep = r.step();
-    return r;
+    return steps.commit();
   }
 
   /** Drops the pending step's gradients; the shards stay at {@link #committedStep()}. */
   public void abort() {
-    if (pending != null) {
-      TrainStep.Pending p = pending;
-      pending = null;
-      trainStep.discard(p);
-    }
+    steps.abort();
     fsdp.model().reset();
   }
 
   /** Continues the counters of a restored checkpoint (whose slices were loaded into {@link #state()}). */
   public void restoreCounters(long committedStep, long microStep, long skippedSteps, long tokensSeen) {
     abort();
-    this.committedStep = committedStep;
-    trainStep.resumeCounters(microStep, skippedSteps, tokensSeen);
+    steps.restore(committedStep, microStep, skippedSteps, tokensSeen);
   }
 
   public long committedStep() {
-    return committedStep;
+    return steps.committedStep();
   }
 
   public long nextStep() {
-    return committedStep + 1;
+    return steps.nextStep();
   }
 
   public TrainStep.Pending pending() {
-    return pending;
+    return steps.pending();
   }
 
   /** This rank in the whole job (seeds, data). */
@@ -231,7 +213,7 @@ public final class ShardedRankTrainer implements AutoCloseable {
   }
 
   public TrainStep trainStep() {
-    return trainStep;
+    return steps.trainStep();
   }
 
   public LrSchedule schedule() {
@@ -244,7 +226,6 @@ public final class ShardedRankTrainer implements AutoCloseable {
 
   @Override
   public void close() {
-    pending = null;
     try {
       root.close();
     } finally {
