@@ -155,6 +155,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   private final long startedAt = System.currentTimeMillis();
   private final StepLine stepLine = new StepLine();
   private List<ActorRef<ShardHost.Command>> hosts = List.of();
+  /** Workers that said they leave (each says so every few seconds until released): logged once. */
+  private final java.util.Set<String> leavers = new java.util.HashSet<>();
   /** Nodes the failure detector finds unreachable: no shard is placed there. */
   private final java.util.Set<org.apache.pekko.actor.Address> unreachable = new java.util.HashSet<>();
   private int nextHost;
@@ -222,7 +224,13 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Register.class, this::onRegister)
-        .onMessage(Leaving.class, m -> apply(new JobEvent.WorkerDown(m.worker(), true)))
+        .onMessage(Leaving.class, m -> {
+          if (workers.containsKey(m.worker()) && leavers.add(m.worker())) {
+            getContext().getLog().info("worker {} leaves (preemption notice): released after its step in flight",
+                m.worker());
+          }
+          return apply(new JobEvent.WorkerDown(m.worker(), true));
+        })
         .onMessage(GroupReady.class, m -> apply(new JobEvent.GroupReady(m.worker(), m.generation())))
         .onMessage(StepDone.class, m -> {
           stepLine.report(m.worker(), m.generation(), m.step(), m.report());
@@ -505,6 +513,13 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
       host.tell(new ShardHost.StartShard(r.shard(), r.fromSeq(), r.position(), r.alreadyTrained()));
     } else if (fx instanceof JobEffect.Release r) {
       tell(r.worker(), Worker.Release.INSTANCE);
+      // it goes now: its actor stopping and its node leaving the cluster are no loss
+      leavers.remove(r.worker());
+      ActorRef<Worker.Command> ref = workers.remove(r.worker());
+      if (ref != null) {
+        getContext().unwatch(ref);
+        getContext().getLog().info("worker {} released: it left gracefully", r.worker());
+      }
     }
   }
 

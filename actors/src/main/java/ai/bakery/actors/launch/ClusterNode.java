@@ -56,8 +56,13 @@ public final class ClusterNode {
 
   private ClusterNode() {}
 
+  /** This JVM's exit status once {@link #run(List)} has returned (its resources closed). */
+  private static final CompletableFuture<Integer> EXITED = new CompletableFuture<>();
+
   public static void main(String[] args) {
-    System.exit(run(List.of(args)));
+    int status = run(List.of(args));
+    EXITED.complete(status);
+    System.exit(status); // blocks while a SIGTERM's shutdown hook runs; that hook then exits with this status
   }
 
   /** Runs a node from its command line; returns the exit status. */
@@ -141,20 +146,7 @@ public final class ClusterNode {
         worker = node.startWorker(id, executor);
         roles.add(node.whenStopped(worker).thenApply(v -> 0).toCompletableFuture());
       }
-      ActorRef<Worker.Command> leaving = worker;
-      Thread hook = new Thread(() -> {
-        if (leaving != null && !roles.stream().allMatch(CompletableFuture::isDone)) {
-          LOG.info("stopping: leaving the job after the step in flight");
-          leaving.tell(Worker.Preempted.INSTANCE);
-          try {
-            roles.get(roles.size() - 1).get(30, TimeUnit.SECONDS);
-          } catch (Exception e) {
-            LOG.warn("not released within 30 s; leaving anyway");
-          }
-        }
-        node.close();
-      }, "bakery-node-shutdown");
-      Runtime.getRuntime().addShutdownHook(hook);
+      org.apache.pekko.actor.Cancellable hook = onSigterm(node, worker, roles, cluster.getDuration("leave-timeout"));
       CompletableFuture<Integer> removed = node.system().getWhenTerminated().toCompletableFuture()
           .thenApply(t -> 1);
       int status = CompletableFuture.anyOf(
@@ -165,11 +157,7 @@ public final class ClusterNode {
       if (status == 1 && removed.isDone()) {
         LOG.error("this node left the cluster before the job ended");
       }
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException e) {
-        // already shutting down: the hook closes the node
-      }
+      hook.cancel(); // a no-op once the JVM is shutting down: the hook closes the node
       return status;
     } finally {
       for (AutoCloseable r : resources) {
@@ -181,6 +169,41 @@ public final class ClusterNode {
       }
       node.close();
     }
+  }
+
+  /**
+   * What a SIGTERM (a preemption notice) does. The hook is one of Pekko's JVM hooks, not a plain one: Artery's own
+   * JVM hook shuts remoting down at once unless a Pekko JVM hook is still running, and then the coordinator could
+   * only find this node unreachable, its worker lost. A worker tells the coordinator it leaves, finishes (or
+   * abandons) its step in flight and waits up to {@code leaveTimeout} for the coordinator's release; then the node
+   * leaves the cluster and the JVM exits with {@link #run(List)}'s status (0 after a release), not the signal's 143.
+   */
+  private static org.apache.pekko.actor.Cancellable onSigterm(BakeryNode node, ActorRef<Worker.Command> worker,
+      List<CompletableFuture<Integer>> roles, Duration leaveTimeout) {
+    return org.apache.pekko.actor.CoordinatedShutdown.get(node.system()).addCancellableJvmShutdownHook(() -> {
+      boolean running = !roles.stream().allMatch(CompletableFuture::isDone);
+      if (worker != null && running) {
+        LOG.info("preemption notice: leaving the job after the step in flight (released within {} s, or leaving"
+            + " anyway)", leaveTimeout.toSeconds());
+        worker.tell(Worker.Preempted.INSTANCE);
+        try {
+          roles.get(roles.size() - 1).get(leaveTimeout.toMillis(), TimeUnit.MILLISECONDS);
+          LOG.info("released by the coordinator: leaving the cluster");
+        } catch (Exception e) {
+          LOG.warn("not released within {} s: leaving the cluster anyway", leaveTimeout.toSeconds());
+        }
+      } else if (running) {
+        LOG.info("stopping: leaving the cluster");
+      }
+      node.close(); // CoordinatedShutdown: the cluster sees this node leave, not vanish
+      try {
+        int status = EXITED.get(30, TimeUnit.SECONDS);
+        LOG.info("exiting with status {}", status);
+        Runtime.getRuntime().halt(status);
+      } catch (Exception e) {
+        // run() did not return in time (or this is not main's JVM): the signal's status stands
+      }
+    });
   }
 
   /** The future's value, its failure unwrapped (a config error stays one). */

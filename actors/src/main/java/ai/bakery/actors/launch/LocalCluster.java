@@ -225,7 +225,8 @@ public final class LocalCluster implements AutoCloseable {
 
   /** SIGTERM: a preemption notice (a worker leaves after its step). */
   public synchronized void stop(String name) {
-    node(name).destroy();
+    // through the handle: Process.destroy() also closes this side's pipes, and the node's last lines were lost
+    node(name).toHandle().destroy();
   }
 
   /** The node's output so far. */

@@ -87,6 +87,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
   private final ActorRef<Coordinator.Command> coordinator;
   private final StepExecutor executor;
   private long generation = -1;
+  /** A preemption notice came: no new group is joined, and the coordinator hears Leaving instead of Register. */
+  private boolean leaving;
 
   private Worker(ActorContext<Command> ctx, String id, ActorRef<Coordinator.Command> coordinator,
       StepExecutor executor) {
@@ -110,7 +112,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         .onMessage(Abort.class, this::onAbort)
         .onMessage(Preempted.class, this::onPreempted)
         .onMessage(Reregister.class, m -> {
-          coordinator.tell(new Coordinator.Register(id, getContext().getSelf()));
+          // a leaver says so again: the first word may have gone to a coordinator that moved
+          coordinator.tell(leaving ? new Coordinator.Leaving(id) : new Coordinator.Register(id, getContext().getSelf()));
           return this;
         })
         .onMessage(JobDone.class, this::onJobDone)
@@ -120,13 +123,16 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
           }
           return Behaviors.stopped();
         })
-        .onMessage(Release.class, m -> Behaviors.stopped())
+        .onMessage(Release.class, m -> {
+          getContext().getLog().info("{}: released by the coordinator", id);
+          return Behaviors.stopped();
+        })
         .build();
   }
 
   private Behavior<Command> onFormGroup(FormGroup m) {
-    if (m.generation() < generation) {
-      return this;
+    if (m.generation() < generation || leaving) {
+      return this; // a leaver joins no group: the coordinator forms the next without it once it hears Leaving
     }
     generation = m.generation();
     int rank = m.ranks().indexOf(id);
@@ -227,7 +233,12 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     return this;
   }
 
+  /** The step in flight, if any, still runs and reports: the coordinator commits it, then releases this worker. */
   private Behavior<Command> onPreempted(Preempted m) {
+    if (!leaving) {
+      getContext().getLog().info("{}: preemption notice: leaving the job after the step in flight", id);
+    }
+    leaving = true;
     coordinator.tell(new Coordinator.Leaving(id));
     return this;
   }
