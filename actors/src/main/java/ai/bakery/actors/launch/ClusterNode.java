@@ -276,8 +276,8 @@ public final class ClusterNode {
         .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(o.port()))
         .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds)) // empty: bootstrap
         .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(o.roles())))
-        // this node's own hook orders the shutdown (a worker leaves after its step, then the system stops):
-        // Pekko's hook would stop the actor system at once, which the coordinator sees as a crash
+        // this node's own Pekko JVM hook (onSigterm) orders the shutdown (a worker leaves after its step, then the
+        // system stops): Pekko's default hook would stop the actor system at once, a lost worker to the coordinator
         .withValue("pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", ConfigValueFactory.fromAnyRef("off"));
     if (o.nodeConfig() != null) {
       if (!Files.isRegularFile(o.nodeConfig())) {
