@@ -365,24 +365,39 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   public void close() {
     closeGroupOlderThan(Long.MAX_VALUE);
     thread.shutdown();
-    try {
-      thread.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    boolean trainerIdle = awaitQuietly(thread, "the trainer thread");
     io.shutdownNow();
     synchronized (this) {
       for (BatchFlightClient c : clients.values()) {
         try {
-          c.close();
+          c.close(); // cancels a fetch in flight, so the io threads can finish
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
       }
       clients.clear();
     }
+    boolean fetchesDone = awaitQuietly(io, "the batch fetches");
     checkpoints.close();
-    trainer.close();
-    allocator.close();
+    // Native buffers still in use by a thread that did not stop must not be freed under it (glibc aborts the JVM
+    // on the corrupted heap): leak them instead, the process is ending.
+    if (trainerIdle) {
+      trainer.close();
+    }
+    if (trainerIdle && fetchesDone) {
+      allocator.close();
+    }
+  }
+
+  private static boolean awaitQuietly(ExecutorService pool, String what) {
+    try {
+      if (pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+        return true;
+      }
+      LOG.warn("{} did not stop within 30 s; its native memory is left to the process exit", what);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return false;
   }
 }
