@@ -152,17 +152,18 @@ class ClusterCheckpointTest {
     }
   }
 
-  /** Run 1 is killed once a checkpoint is complete and a later step committed. */
+  /**
+   * Run 1 is killed once a checkpoint is complete and a later step committed, in either order of their lines: the
+   * COMPLETE marker is written off the coordinator's thread, so the next step's line may come first.
+   */
   static boolean killPoint(List<String> coordinator) {
     boolean complete = false;
+    boolean later = false;
     for (String l : coordinator) {
-      if (l.contains("checkpoint of step 3 complete")) {
-        complete = true;
-      } else if (complete && l.contains("(step=0000003)")) {
-        return true; // job step 4 committed
-      }
+      complete |= l.contains("checkpoint of step 3 complete");
+      later |= l.contains("(step=0000003)"); // job step 4 committed
     }
-    return false;
+    return complete && later;
   }
 
   /**
