@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.bakery.actors.TinyJob;
 import ai.bakery.actors.coordinator.FileJobStore;
-import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.job.JobSnapshot;
 import ai.bakery.actors.worker.Worker;
 import ai.bakery.model.io.SafetensorsReader;
@@ -15,8 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,16 +88,7 @@ class ClusterChaosTest {
 
     JobSnapshot job = store.load().orElseThrow();
     assertEquals(STEPS, job.committedStep());
-    Set<BatchId> trained = new TreeSet<>();
-    long max = -1;
-    for (List<BatchId> batches : job.committed().values()) {
-      for (BatchId b : batches) {
-        assertTrue(trained.add(b), "trained twice: " + b);
-        max = Math.max(max, b.seq());
-      }
-    }
-    // every batch dealt up to the last one trained: none lost (aborted steps' batches were served again)
-    assertEquals(max + 1, trained.size(), "no batch lost below the last one trained: " + trained);
+    LedgerAsserts.assertExactlyOnce(job);
 
     List<byte[]> finals = new ArrayList<>();
     for (String w : replacementAndSurvivor) {

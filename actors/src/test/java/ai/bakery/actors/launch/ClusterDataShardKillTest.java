@@ -79,7 +79,7 @@ class ClusterDataShardKillTest {
 
     JobSnapshot job = store.load().orElseThrow();
     assertEquals(STEPS, job.committedStep());
-    ClusterFailoverTest.assertExactlyOnce(job);
+    LedgerAsserts.assertExactlyOnce(job);
     assertEquals(2 * STEPS, job.committed().values().stream().mapToInt(List::size).sum(), "2 batches a step");
 
     double maxDiff = 0;

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.bakery.actors.TinyJob;
 import ai.bakery.actors.coordinator.FileJobStore;
-import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.job.JobSnapshot;
 import ai.bakery.model.io.SafetensorsReader;
 import java.io.PrintStream;
@@ -13,8 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,22 +66,9 @@ class ClusterFailoverTest {
     JobSnapshot job = store.load().orElseThrow();
     assertEquals(STEPS, job.committedStep());
     assertTrue(job.generation() > generationAtKill, "the successor formed a newer generation");
-    assertExactlyOnce(job);
+    LedgerAsserts.assertExactlyOnce(job);
     assertEquals(fingerprint(export, "worker-0"), fingerprint(export, "worker-1"),
         "workers agree on weights, AdamW state and EMA");
-  }
-
-  /** Every dealt batch trained once, and none below the last one left out (an aborted step's were served again). */
-  static void assertExactlyOnce(JobSnapshot job) {
-    Set<BatchId> trained = new TreeSet<>();
-    long max = -1;
-    for (List<BatchId> batches : job.committed().values()) {
-      for (BatchId b : batches) {
-        assertTrue(trained.add(b), "trained twice: " + b);
-        max = Math.max(max, b.seq());
-      }
-    }
-    assertEquals(max + 1, trained.size(), "no batch lost below the last one trained: " + trained);
   }
 
   static String fingerprint(Path export, String worker) throws Exception {

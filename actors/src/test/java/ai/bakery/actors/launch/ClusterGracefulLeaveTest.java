@@ -5,16 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.bakery.actors.TinyJob;
 import ai.bakery.actors.coordinator.FileJobStore;
-import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.job.JobSnapshot;
-import ai.bakery.actors.worker.Worker;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -88,14 +84,6 @@ class ClusterGracefulLeaveTest {
 
     JobSnapshot job = store.load().orElseThrow();
     assertEquals(STEPS, job.committedStep());
-    Set<BatchId> trained = new TreeSet<>();
-    long max = -1;
-    for (List<BatchId> batches : job.committed().values()) {
-      for (BatchId b : batches) {
-        assertTrue(trained.add(b), "trained twice: " + b);
-        max = Math.max(max, b.seq());
-      }
-    }
-    assertEquals(max + 1, trained.size(), "no batch lost below the last one trained: " + trained);
+    LedgerAsserts.assertExactlyOnce(job);
   }
 }

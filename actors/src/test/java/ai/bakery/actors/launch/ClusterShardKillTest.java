@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.bakery.actors.TinyJob;
 import ai.bakery.actors.coordinator.FileJobStore;
-import ai.bakery.actors.job.BatchId;
 import ai.bakery.actors.job.JobSnapshot;
 import ai.bakery.model.io.SafetensorsReader;
 import ai.bakery.runtime.parallel.ShardRange;
@@ -21,7 +20,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -73,15 +71,7 @@ class ClusterShardKillTest {
 
     JobSnapshot job = store.load().orElseThrow();
     assertEquals(STEPS, job.committedStep());
-    Set<BatchId> trained = new TreeSet<>();
-    long max = -1;
-    for (List<BatchId> batches : job.committed().values()) {
-      for (BatchId b : batches) {
-        assertTrue(trained.add(b), "trained twice: " + b);
-        max = Math.max(max, b.seq());
-      }
-    }
-    assertEquals(max + 1, trained.size(), "no batch lost below the last one trained: " + trained);
+    LedgerAsserts.assertExactlyOnce(job);
 
     // the survivors hold shards 0 and 1 of 2: together every weight exactly once, each half the state
     Map<String, Long> numel = new HashMap<>();
