@@ -28,7 +28,6 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -174,18 +173,7 @@ class ShardRegroupTest {
           }
         }));
       }
-      List<Seen> out = new ArrayList<>();
-      for (Future<Seen> f : futures) {
-        try {
-          out.add(f.get(300, TimeUnit.SECONDS));
-        } catch (java.util.concurrent.ExecutionException e) {
-          if (e.getCause() instanceof Exception ex) {
-            throw ex;
-          }
-          throw e;
-        }
-      }
-      return out;
+      return TinyBagelRanks.results(futures);
     } finally {
       pool.shutdownNow();
     }

@@ -157,20 +157,25 @@ final class TinyBagelRanks {
           }
         }));
       }
-      List<T> out = new ArrayList<>();
-      for (Future<T> f : futures) {
-        try {
-          out.add(f.get(300, TimeUnit.SECONDS));
-        } catch (java.util.concurrent.ExecutionException e) {
-          if (e.getCause() instanceof Exception ex) {
-            throw ex;
-          }
-          throw e;
-        }
-      }
-      return out;
+      return results(futures);
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /** Each rank's result in rank order; a rank's failure is rethrown as itself. */
+  static <T> List<T> results(List<Future<T>> futures) throws Exception {
+    List<T> out = new ArrayList<>();
+    for (Future<T> f : futures) {
+      try {
+        out.add(f.get(300, TimeUnit.SECONDS));
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (e.getCause() instanceof Exception ex) {
+          throw ex;
+        }
+        throw e;
+      }
+    }
+    return out;
   }
 }
