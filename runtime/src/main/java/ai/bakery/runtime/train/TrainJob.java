@@ -173,12 +173,7 @@ public final class TrainJob {
       training = new TrainingSection(training.optimizer(), training.schedule(), training.ema(), ck, training.loop());
     }
     Path modelDir = modelDir(ms);
-    // Architecture comes from the model folder; the run's switches (branches, freeze_und, and the timestep shift,
-    // a training argument in the reference) from the job.
-    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd())
-        .withTimestepShift(ms.timestepShift());
-    cfg = cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
-        cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
+    BagelConfig cfg = bagelConfig(ms, modelDir);
     long seed = training.loop().globalSeed();
 
     Model built = new Model(tokenizer(ms, modelDir));
@@ -186,10 +181,7 @@ public final class TrainJob {
       TextTokenizer tokenizer = built.tokenizer;
       ParameterStore store = built.store;
       ParameterStore vaeStore = built.vaeStore;
-      if (tokenizer.vocabSize() > cfg.llm().vocabSize()) {
-        throw new ConfigException("model: the tokenizer has " + tokenizer.vocabSize() + " tokens but the LLM's vocab_size"
-            + " is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
-      }
+      checkVocab(tokenizer, cfg, modelDir);
       boolean load = weightsDir != null;
       // bf16: compute in bf16 against fp32 master weights; norms' statistics, softmax and losses in fp32
       Precision precision = ms.bf16() ? BF16Precision.INSTANCE : Precision.FP32;
@@ -234,6 +226,25 @@ public final class TrainJob {
     } catch (RuntimeException e) {
       built.close();
       throw e;
+    }
+  }
+
+  /**
+   * The model of a job: architecture from the model folder, the run's switches (branches, freeze_und, and the
+   * timestep shift, a training argument in the reference) from the job. Every way of starting a job builds this.
+   */
+  public static BagelConfig bagelConfig(ModelSection ms, Path modelDir) {
+    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd())
+        .withTimestepShift(ms.timestepShift());
+    return cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
+        cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
+  }
+
+  /** @throws ConfigException when the tokenizer has more tokens than the LLM's embedding rows */
+  public static void checkVocab(TextTokenizer tokenizer, BagelConfig cfg, Path modelDir) {
+    if (tokenizer.vocabSize() > cfg.llm().vocabSize()) {
+      throw new ConfigException("model: the tokenizer has " + tokenizer.vocabSize() + " tokens but the LLM's vocab_size"
+          + " is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
     }
   }
 

@@ -90,16 +90,11 @@ public final class ShardedStart implements AutoCloseable {
     CheckpointConfig ck = config.training().checkpoint();
     Path weightsDir = ck.resumeFrom() != null ? ck.resumeFrom() : Path.of(ms.modelPath());
     Path modelDir = TrainJob.modelDir(ms);
-    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
-    cfg = cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
-        cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
+    BagelConfig cfg = TrainJob.bagelConfig(ms, modelDir);
     long seed = config.training().loop().globalSeed();
     ShardedStart s = new ShardedStart(TrainJob.tokenizer(ms, modelDir));
     try {
-      if (s.tokenizer.vocabSize() > cfg.llm().vocabSize()) {
-        throw new ConfigException("model: the tokenizer has " + s.tokenizer.vocabSize() + " tokens but the LLM's"
-            + " vocab_size is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
-      }
+      TrainJob.checkVocab(s.tokenizer, cfg, modelDir);
       Precision precision = ms.bf16() ? BF16Precision.INSTANCE : Precision.FP32;
       Bagel bagel;
       try (PreSharder pre = PreSharder.install(s.store, mesh.shard().rank(), mesh.shard().worldSize())) {
@@ -148,16 +143,11 @@ public final class ShardedStart implements AutoCloseable {
     ModelSection ms = config.model();
     CheckpointConfig ck = config.training().checkpoint();
     Path modelDir = TrainJob.modelDir(ms);
-    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
-    cfg = cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
-        cfg.llm().tieWordEmbeddings(), ms.freezeUnd()));
+    BagelConfig cfg = TrainJob.bagelConfig(ms, modelDir);
     long seed = config.training().loop().globalSeed();
     ShardedStart s = new ShardedStart(TrainJob.tokenizer(ms, modelDir));
     try {
-      if (s.tokenizer.vocabSize() > cfg.llm().vocabSize()) {
-        throw new ConfigException("model: the tokenizer has " + s.tokenizer.vocabSize() + " tokens but the LLM's"
-            + " vocab_size is " + cfg.llm().vocabSize() + " (" + modelDir + ")");
-      }
+      TrainJob.checkVocab(s.tokenizer, cfg, modelDir);
       if (ms.preset() == null && ck.resumeFrom() == null && !(ck.autoResume()
           && CheckpointManager.latestComplete(ck.checkpointDir()).isPresent())) {
         LOG.warn("No weights to start from (no finetune_from_hf, resume_from or checkpoint): training from"
