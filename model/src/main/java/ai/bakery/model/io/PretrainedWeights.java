@@ -4,6 +4,8 @@ import ai.bakery.model.config.VitConfig;
 import ai.bakery.model.tensor.ParameterStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Starting a BAGEL model from its parts, as the reference does without {@code finetune_from_hf}: the LLM from a
@@ -15,8 +17,25 @@ public final class PretrainedWeights {
 
   /** Loads {@code language_model.*}; with {@code copyInitMoe} the {@code _moe_gen} weights start as copies. */
   public static LoadReport loadQwen2(Path hfDir, ParameterStore store, boolean copyInitMoe, StateDictLoader loader) {
+    return loadQwen2(hfDir, store, copyInitMoe, -1, loader);
+  }
+
+  /**
+   * As {@link #loadQwen2(Path, ParameterStore, boolean, StateDictLoader)}, with the token tables (embedding, LM
+   * head) resized to {@code vocabRows} rows first ({@link EmbeddingRows}), as the reference resizes them when the
+   * tokenizer gained special tokens; {@code vocabRows <= 0} keeps the file's rows.
+   */
+  public static LoadReport loadQwen2(Path hfDir, ParameterStore store, boolean copyInitMoe, int vocabRows,
+      StateDictLoader loader) {
     try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.openIn(hfDir, "model")) {
       MappedTensors mapped = Qwen2HfAdapter.map(ckpt.tensors());
+      if (vocabRows > 0) {
+        Map<String, TensorSource> t = new LinkedHashMap<>(mapped.tensors());
+        for (String table : new String[] {Qwen2HfAdapter.EMBED, Qwen2HfAdapter.HEAD}) {
+          t.computeIfPresent(table, (n, src) -> EmbeddingRows.resized(src, vocabRows));
+        }
+        mapped = new MappedTensors(t, mapped.optional(), mapped.dropped());
+      }
       if (copyInitMoe) {
         mapped = MoeInit.withGenCopies(mapped, store);
       }

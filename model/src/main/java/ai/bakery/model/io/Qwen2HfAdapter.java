@@ -14,6 +14,9 @@ import java.util.Set;
  */
 public final class Qwen2HfAdapter {
   public static final String PREFIX = "language_model.";
+  /** BAGEL's names of the token tables: one row per token. */
+  public static final String EMBED = PREFIX + "model.embed_tokens.weight";
+  public static final String HEAD = PREFIX + "lm_head.weight";
 
   private Qwen2HfAdapter() {}
 

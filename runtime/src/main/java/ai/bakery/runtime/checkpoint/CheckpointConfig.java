@@ -3,6 +3,7 @@ package ai.bakery.runtime.checkpoint;
 import ai.bakery.model.config.ConfigException;
 import com.fasterxml.jackson.annotation.JsonAlias;
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.nio.file.Path;
 
@@ -20,6 +21,9 @@ import java.nio.file.Path;
  * @param finetuneFromHf the model's configs come from a released BAGEL folder ({@code model_path}); its weights
  *     are loaded from {@code resume_from} (normally the same folder) with {@code resume_model_only}
  * @param keepLast keep only the newest N complete checkpoints ({@code 0} keeps all)
+ * @param modelFiles a folder whose files every step folder also gets (hard-linked, else copied), so a checkpoint
+ *     describes its model as a released BAGEL folder does (configs, tokenizer, autoencoder); set by the job's
+ *     start when no other folder holds them (a job from separate parts), not a user option; null for none
  */
 public record CheckpointConfig(
     @JsonProperty("checkpoint_dir") Path checkpointDir,
@@ -29,7 +33,8 @@ public record CheckpointConfig(
     @JsonProperty("resume_model_only") boolean resumeModelOnly,
     @JsonProperty("finetune_from_ema") boolean finetuneFromEma,
     @JsonProperty("finetune_from_hf") boolean finetuneFromHf,
-    @JsonProperty("keep_last") int keepLast) {
+    @JsonProperty("keep_last") int keepLast,
+    @JsonIgnore Path modelFiles) {
 
   public static final CheckpointConfig DEFAULTS =
       new CheckpointConfig(Path.of("results/checkpoints"), 2000, false, null, false, false, false, 0);
@@ -55,6 +60,12 @@ public record CheckpointConfig(
         keepLast == null ? DEFAULTS.keepLast : keepLast);
   }
 
+  public CheckpointConfig(Path checkpointDir, long saveEvery, boolean autoResume, Path resumeFrom,
+      boolean resumeModelOnly, boolean finetuneFromEma, boolean finetuneFromHf, int keepLast) {
+    this(checkpointDir, saveEvery, autoResume, resumeFrom, resumeModelOnly, finetuneFromEma, finetuneFromHf, keepLast,
+        null);
+  }
+
   public CheckpointConfig {
     if (checkpointDir == null) {
       throw new ConfigException("checkpoint: checkpoint_dir must be set");
@@ -69,6 +80,12 @@ public record CheckpointConfig(
 
   public CheckpointConfig withCheckpointDir(Path dir) {
     return new CheckpointConfig(dir, saveEvery, autoResume, resumeFrom, resumeModelOnly, finetuneFromEma,
-        finetuneFromHf, keepLast);
+        finetuneFromHf, keepLast, modelFiles);
+  }
+
+  /** The same, with every step folder also getting the files of {@code dir} (see {@code modelFiles}). */
+  public CheckpointConfig withModelFiles(Path dir) {
+    return new CheckpointConfig(checkpointDir, saveEvery, autoResume, resumeFrom, resumeModelOnly, finetuneFromEma,
+        finetuneFromHf, keepLast, dir);
   }
 }

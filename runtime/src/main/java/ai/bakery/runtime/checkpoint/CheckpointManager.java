@@ -121,6 +121,7 @@ public final class CheckpointManager {
         }
         writeJson(tmp.resolve(DATA_STATUS_JSON), ranks);
       }
+      linkModelFiles(config.modelFiles(), tmp);
       Manifest.describe(tmp, step).write(tmp);
       fsyncDir(tmp);
       Path old = null;
@@ -144,6 +145,26 @@ public final class CheckpointManager {
     LOG.info("Saved checkpoint {} in {} ms.", target, (System.nanoTime() - t0) / 1_000_000);
     applyRetention(target);
     return target;
+  }
+
+  /** The model folder's files into a step folder: hard links where the file system allows, else copies. */
+  private static void linkModelFiles(Path from, Path stepDir) throws IOException {
+    if (from == null) {
+      return;
+    }
+    try (var files = Files.list(from)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        Path target = stepDir.resolve(f.getFileName().toString());
+        if (!Files.isRegularFile(f) || f.getFileName().toString().startsWith(".") || Files.exists(target)) {
+          continue;
+        }
+        try {
+          Files.createLink(target, f);
+        } catch (IOException | UnsupportedOperationException e) {
+          Files.copy(f, target);
+        }
+      }
+    }
   }
 
   /**

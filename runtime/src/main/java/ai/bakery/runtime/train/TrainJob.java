@@ -44,12 +44,16 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Weights: a {@code model.preset} (a folder under {@code configs/model/}) starts from seeded initial weights;
  * a {@code model.model_path} folder supplies configs, and with {@code finetune_from_hf} its (EMA) weights and
- * VAE. A complete checkpoint found by {@code auto_resume}, or {@code resume_from}, overrides the start weights.
+ * VAE. Without either, {@code model.llm_path} / {@code vit_path} / {@code vae_path} name separate pretrained
+ * parts ({@link PretrainParts}), as the reference's pretraining starts. A complete checkpoint found by
+ * {@code auto_resume}, or {@code resume_from}, overrides the start weights.
  */
 public final class TrainJob {
   private static final Logger LOG = LoggerFactory.getLogger(TrainJob.class);
   /** Where preset names resolve, relative to the working directory. */
   public static final Path PRESETS = Path.of("configs", "model");
+  /** Under results_dir: the model folder a job from separate parts writes (configs, tokenizer, autoencoder). */
+  public static final String MODEL_FOLDER = "model";
 
   private TrainJob() {}
 
@@ -172,21 +176,27 @@ public final class TrainJob {
           ck.keepLast());
       training = new TrainingSection(training.optimizer(), training.schedule(), training.ema(), ck, training.loop());
     }
+    // a job from separate parts (llm_path / vit_path / vae_path) loads them over seeded weights unless it resumes
+    PretrainParts parts = PretrainParts.used(ms) ? PretrainParts.of(ms) : null;
+    boolean loadParts = parts != null && !resumingFromCheckpoint && ck.resumeFrom() == null;
     Path modelDir = modelDir(ms);
-    BagelConfig cfg = bagelConfig(ms, modelDir);
     long seed = training.loop().globalSeed();
 
-    Model built = new Model(tokenizer(ms, modelDir));
+    Model built = new Model(parts != null ? parts.tokenizer() : tokenizer(ms, modelDir));
     try {
       TextTokenizer tokenizer = built.tokenizer;
       ParameterStore store = built.store;
       ParameterStore vaeStore = built.vaeStore;
+      BagelConfig cfg = parts != null ? parts.config(ms, tokenizer) : bagelConfig(ms, modelDir);
       checkVocab(tokenizer, cfg, modelDir);
       boolean load = weightsDir != null;
       // bf16: compute in bf16 against fp32 master weights; norms' statistics, softmax and losses in fp32
       Precision precision = ms.bf16() ? BF16Precision.INSTANCE : Precision.FP32;
       Bagel bagel = new Bagel(cfg, store, load ? Init.forLoading() : Init.seeded(seed), precision);
       bagel.setAttentionKernel(ms.attnImplementation().equals("eager") ? new EagerAttention() : new SdpaAttention());
+      if (loadParts) {
+        parts.loadModel(cfg, store); // before NSA: a plain Qwen2 has no NSA weights
+      }
       if (ms.nsa() != null) {
         // LMMS Engine's monkey patch: NSA weights drawn fresh (a checkpoint that has them overwrites them below)
         bagel.languageModel().enableNsa(ms.nsa(), Init.seeded(seed + 2));
@@ -196,7 +206,9 @@ public final class TrainJob {
         vae = new FluxAutoencoder(cfg.vae(), vaeStore, "", load ? Init.forLoading() : Init.seeded(seed + 1),
             Precision.FP32);
         vaeStore.setTrainable(n -> true, false); // frozen: encodes under no-grad, never saved with the model
-        if (!load && ms.vaePath() != null) {
+        if (parts != null) {
+          parts.loadVae(vaeStore);
+        } else if (!load && ms.vaePath() != null) {
           // a trained autoencoder for a preset (bakery train vae); a random one makes generation meaningless
           Path ae = Path.of(ms.vaePath());
           if (!Files.isRegularFile(ae)) {
@@ -213,7 +225,7 @@ public final class TrainJob {
         if (vae != null) {
           LOG.info("VAE from {}: {}", weightsDir, dir.loadVae(vaeStore, "", StateDictLoader.nonStrict()));
         }
-      } else if (ms.preset() == null && !resumingFromCheckpoint && ck.resumeFrom() == null) {
+      } else if (ms.preset() == null && parts == null && !resumingFromCheckpoint && ck.resumeFrom() == null) {
         LOG.warn("No weights to start from (no finetune_from_hf, resume_from or checkpoint): training from"
             + " initial weights.");
       }
@@ -221,6 +233,12 @@ public final class TrainJob {
       built.bagel = bagel;
       built.vae = vae;
       built.trainModel = new BagelTrainModel(bagel, vae, ms.gradientCheckpointing());
+      if (parts != null) {
+        // no folder describes this model: write one, and into every checkpoint, so model_path / generate read it
+        Path folder = parts.writeModelFolder(cfg, training.loop().resultsDir().resolve(MODEL_FOLDER));
+        training = new TrainingSection(training.optimizer(), training.schedule(), training.ema(),
+            training.checkpoint().withModelFiles(folder), training.loop());
+      }
       built.training = training;
       return built;
     } catch (RuntimeException e) {
@@ -248,7 +266,10 @@ public final class TrainJob {
     }
   }
 
-  /** The folder holding the model's configs: the preset's, or model_path. */
+  /**
+   * The folder holding the model's configs and tokenizer: the preset's, or model_path; for a job from separate
+   * parts ({@link PretrainParts}) the LLM's folder, which holds the tokenizer (the configs come from the parts).
+   */
   public static Path modelDir(ModelSection ms) {
     if (ms.preset() != null) {
       // the installation's (-Dbakery.home, set by ./bakery and passed to cluster nodes), else from the working
@@ -270,8 +291,10 @@ public final class TrainJob {
     if (ms.modelPath() != null) {
       return Path.of(ms.modelPath());
     }
-    throw new ConfigException("model: training from separate llm_path / vit_path / vae_path is not wired into the"
-        + " trainer yet; give model.preset or model.model_path");
+    if (ms.llmPath() != null) {
+      return Path.of(ms.llmPath());
+    }
+    throw new ConfigException("model: no weights given: set model.preset, model.model_path or model.llm_path");
   }
 
   /** The tokenizer of the model folder (the tiny built-in one for a preset without tokenizer.json). */
