@@ -70,7 +70,7 @@ public final class PipelineShardSource implements BatchSource {
   static PipelineShardSource open(JobConfig config, int index, int shards, String position) throws IOException {
     ModelSection ms = config.model();
     Path modelDir = TrainJob.modelDir(ms);
-    BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd());
+    BagelConfig cfg = TrainJob.bagelConfig(ms, modelDir); // also for a job from separate parts (llm_path ...)
     TextTokenizer tokenizer = TrainJob.tokenizer(ms, modelDir);
     try {
       DataConfig dataConfig = TrainJob.dataConfig(config.data(), ms, cfg, config.runtime().numWorkers());

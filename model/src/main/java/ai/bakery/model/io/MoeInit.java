@@ -3,6 +3,7 @@ package ai.bakery.model.io;
 import ai.bakery.model.tensor.Parameter;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Torch;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -43,8 +44,13 @@ public final class MoeInit {
    * tensor, so one streaming load fills both branches.
    */
   public static MappedTensors withGenCopies(MappedTensors source, ParameterStore store) {
+    return withGenCopies(source, store.all().keySet());
+  }
+
+  /** The same for a model whose parameter names are {@code names} (a sharded rank's). */
+  public static MappedTensors withGenCopies(MappedTensors source, Collection<String> names) {
     Map<String, TensorSource> out = new LinkedHashMap<>(source.tensors());
-    for (String name : store.all().keySet()) {
+    for (String name : names) {
       if (name.contains(GEN) && !out.containsKey(name)) {
         TensorSource und = source.tensors().get(name.replace(GEN, ""));
         if (und != null) {

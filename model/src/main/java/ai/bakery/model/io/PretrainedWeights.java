@@ -4,6 +4,7 @@ import ai.bakery.model.config.VitConfig;
 import ai.bakery.model.tensor.ParameterStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,19 +29,27 @@ public final class PretrainedWeights {
   public static LoadReport loadQwen2(Path hfDir, ParameterStore store, boolean copyInitMoe, int vocabRows,
       StateDictLoader loader) {
     try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.openIn(hfDir, "model")) {
-      MappedTensors mapped = Qwen2HfAdapter.map(ckpt.tensors());
-      if (vocabRows > 0) {
-        Map<String, TensorSource> t = new LinkedHashMap<>(mapped.tensors());
-        for (String table : new String[] {Qwen2HfAdapter.EMBED, Qwen2HfAdapter.HEAD}) {
-          t.computeIfPresent(table, (n, src) -> EmbeddingRows.resized(src, vocabRows));
-        }
-        mapped = new MappedTensors(t, mapped.optional(), mapped.dropped());
-      }
-      if (copyInitMoe) {
-        mapped = MoeInit.withGenCopies(mapped, store);
-      }
-      return loader.only(n -> n.startsWith(Qwen2HfAdapter.PREFIX)).load(mapped, store);
+      return loader.only(n -> n.startsWith(Qwen2HfAdapter.PREFIX))
+          .load(mapQwen2(ckpt.tensors(), store.all().keySet(), copyInitMoe, vocabRows), store);
     }
+  }
+
+  /**
+   * A HF Qwen2 checkpoint's tensors as {@link #loadQwen2} loads them into a model with parameters {@code names}
+   * (token tables resized to {@code vocabRows} unless {@code <= 0}, gen twins with {@code copyInitMoe}): what a
+   * sharded start reads its slices from.
+   */
+  public static MappedTensors mapQwen2(Map<String, TensorSource> hf, Collection<String> names, boolean copyInitMoe,
+      int vocabRows) {
+    MappedTensors mapped = Qwen2HfAdapter.map(hf);
+    if (vocabRows > 0) {
+      Map<String, TensorSource> t = new LinkedHashMap<>(mapped.tensors());
+      for (String table : new String[] {Qwen2HfAdapter.EMBED, Qwen2HfAdapter.HEAD}) {
+        t.computeIfPresent(table, (n, src) -> EmbeddingRows.resized(src, vocabRows));
+      }
+      mapped = new MappedTensors(t, mapped.optional(), mapped.dropped());
+    }
+    return copyInitMoe ? MoeInit.withGenCopies(mapped, names) : mapped;
   }
 
   /** Loads {@code vit_model.*} for the tower {@code keptCfg} describes (already cut to vit_select_layer). */

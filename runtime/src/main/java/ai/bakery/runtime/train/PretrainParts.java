@@ -10,10 +10,13 @@ import ai.bakery.model.config.VitConfig;
 import ai.bakery.model.io.LoadReport;
 import ai.bakery.model.io.ModelDirectory;
 import ai.bakery.model.io.PretrainedWeights;
+import ai.bakery.model.io.Qwen2HfAdapter;
 import ai.bakery.model.io.SafetensorsCheckpoint;
 import ai.bakery.model.io.SafetensorsException;
+import ai.bakery.model.io.SiglipHfAdapter;
 import ai.bakery.model.io.StateDictException;
 import ai.bakery.model.io.StateDictLoader;
+import ai.bakery.model.io.TensorSource;
 import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.runtime.config.ModelSection;
 import java.io.IOException;
@@ -21,7 +24,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -146,16 +152,10 @@ public record PretrainParts(Path llm, Path vit, Path vae) {
    * shape, a missing weight or a checkpoint that is not the part it should be fails naming the flag and file.
    */
   public void loadModel(BagelConfig cfg, ParameterStore store) {
-    boolean copyMoe = cfg.copyInitMoe() && cfg.llm().routesTokens();
+    boolean copyMoe = copiesMoe(cfg);
     LoadReport l = guarded("model.llm_path", llm, () -> PretrainedWeights.loadQwen2(llm, store, copyMoe,
         cfg.llm().vocabSize(), StateDictLoader.nonStrict()));
-    // QK-norm is BAGEL's (a plain Qwen2 has none; HF starts it at ones, as we do); gen weights without copy_init_moe
-    List<String> missing = l.missing().stream()
-        .filter(n -> !QK_NORM.matcher(n).find() && (copyMoe || !n.contains("_moe_gen"))).toList();
-    if (!missing.isEmpty()) {
-      throw new ConfigException("model.llm_path: " + llm + " lacks " + missing.size() + " weight(s) of the LLM"
-          + " its config.json describes, first " + missing.subList(0, Math.min(5, missing.size())));
-    }
+    requireLoaded(cfg, l.missing());
     if (!l.unexpected().isEmpty()) {
       LOG.warn("{}: {} tensor(s) the LLM does not use (ignored, as HF does), first {}", llm, l.unexpected().size(),
           l.unexpected().get(0));
@@ -167,6 +167,87 @@ public record PretrainParts(Path llm, Path vit, Path vae) {
           StateDictLoader.strict()));
       LOG.info("ViT from {}: {} loaded ({} layers kept), {} dropped", vit, v.loaded().size(),
           cfg.vit().numHiddenLayers(), v.skipped().size());
+    }
+  }
+
+  private static boolean copiesMoe(BagelConfig cfg) {
+    return cfg.copyInitMoe() && cfg.llm().routesTokens();
+  }
+
+  /**
+   * Fails when a weight the parts should supply was not loaded: any ViT weight; an LLM weight other than BAGEL's
+   * QK-norm (a plain Qwen2 has none; HF starts it at ones, as we do) and, without copy_init_moe, the gen branch.
+   *
+   * @param missing model parameters no part supplied
+   */
+  public void requireLoaded(BagelConfig cfg, List<String> missing) {
+    boolean copyMoe = copiesMoe(cfg);
+    List<String> llmLacks = missing.stream().filter(n -> n.startsWith(Qwen2HfAdapter.PREFIX))
+        .filter(n -> !QK_NORM.matcher(n).find() && (copyMoe || !n.contains("_moe_gen"))).toList();
+    if (!llmLacks.isEmpty()) {
+      throw new ConfigException("model.llm_path: " + llm + " lacks " + llmLacks.size() + " weight(s) of the LLM"
+          + " its config.json describes, first " + llmLacks.subList(0, Math.min(5, llmLacks.size())));
+    }
+    List<String> vitLacks = missing.stream().filter(n -> n.startsWith(SiglipHfAdapter.PREFIX)).toList();
+    if (vit != null && !vitLacks.isEmpty()) {
+      throw new ConfigException("model.vit_path: " + vit + " lacks " + vitLacks.size() + " weight(s) of the ViT"
+          + " its config.json describes, first " + vitLacks.subList(0, Math.min(5, vitLacks.size())));
+    }
+  }
+
+  /**
+   * The LLM's and ViT's tensors under BAGEL's names, as {@link #loadModel} loads them into a model with
+   * parameters {@code names}: what a sharded rank reads its slices from. Open until closed.
+   */
+  public Sources open(BagelConfig cfg, Collection<String> names) {
+    SafetensorsCheckpoint l = guardedOpen("model.llm_path", llm);
+    SafetensorsCheckpoint v = null;
+    try {
+      Map<String, TensorSource> all = new LinkedHashMap<>(PretrainedWeights.mapQwen2(l.tensors(), names,
+          copiesMoe(cfg), cfg.llm().vocabSize()).tensors());
+      if (vit != null) {
+        v = guardedOpen("model.vit_path", vit);
+        all.putAll(SiglipHfAdapter.map(v.tensors(), cfg.vit()).tensors());
+      }
+      return new Sources(all, l, v);
+    } catch (RuntimeException e) {
+      l.close();
+      if (v != null) {
+        v.close();
+      }
+      throw e;
+    }
+  }
+
+  private static SafetensorsCheckpoint guardedOpen(String flag, Path dir) {
+    try {
+      return SafetensorsCheckpoint.openIn(dir, "model");
+    } catch (SafetensorsException e) {
+      throw new ConfigException(flag + ": " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Mapped tensors over open checkpoint files. */
+  public static final class Sources implements AutoCloseable {
+    private final Map<String, TensorSource> tensors;
+    private final SafetensorsCheckpoint llmFile;
+    private final SafetensorsCheckpoint vitFile;
+
+    private Sources(Map<String, TensorSource> tensors, SafetensorsCheckpoint llmFile, SafetensorsCheckpoint vitFile) {
+      this.tensors = tensors;
+      this.llmFile = llmFile;
+      this.vitFile = vitFile;
+    }
+
+    public Map<String, TensorSource> tensors() {
+      return tensors;
+    }
+
+    @Override
+    public void close() {
+      try (SafetensorsCheckpoint l = llmFile; SafetensorsCheckpoint v = vitFile) {
+        // both closed
+      }
     }
   }
 

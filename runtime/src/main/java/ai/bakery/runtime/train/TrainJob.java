@@ -249,9 +249,18 @@ public final class TrainJob {
 
   /**
    * The model of a job: architecture from the model folder, the run's switches (branches, freeze_und, and the
-   * timestep shift, a training argument in the reference) from the job. Every way of starting a job builds this.
+   * timestep shift, a training argument in the reference) from the job; for a job from separate parts, as
+   * {@link PretrainParts#config} makes it. Every way of starting a job builds this.
    */
   public static BagelConfig bagelConfig(ModelSection ms, Path modelDir) {
+    if (PretrainParts.used(ms)) {
+      PretrainParts parts = PretrainParts.of(ms);
+      try (TextTokenizer tokenizer = parts.tokenizer()) {
+        return parts.config(ms, tokenizer);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e.getMessage(), e);
+      }
+    }
     BagelConfig cfg = BagelConfig.readModelDir(modelDir).withBranches(ms.visualGen(), ms.visualUnd())
         .withTimestepShift(ms.timestepShift());
     return cfg.withLlm(cfg.llm().withBagelOptions(cfg.llm().layerModule(), cfg.llm().qkNorm(),
@@ -299,6 +308,9 @@ public final class TrainJob {
 
   /** The tokenizer of the model folder (the tiny built-in one for a preset without tokenizer.json). */
   public static TextTokenizer tokenizer(ModelSection ms, Path modelDir) throws IOException {
+    if (PretrainParts.used(ms)) {
+      return PretrainParts.of(ms).tokenizer();
+    }
     if (Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
       return TextTokenizer.fromModelDir(modelDir);
     }

@@ -23,6 +23,7 @@ import ai.bakery.runtime.collective.ProcessMesh;
 import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.config.ModelSection;
 import ai.bakery.runtime.config.TrainingSection;
+import ai.bakery.runtime.train.PretrainParts;
 import ai.bakery.runtime.train.TrainJob;
 import ai.bakery.runtime.train.Trainer;
 import ai.djl.ndarray.NDManager;
@@ -30,6 +31,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.bytedeco.pytorch.global.torch;
@@ -41,8 +43,9 @@ import org.slf4j.LoggerFactory;
  * freed as it is created), then each slice is read from the memory-mapped checkpoint by its element range. From
  * seeded initial weights (a preset, or a model folder without {@code finetune_from_hf}; also before a checkpoint
  * restore): the BAGEL is built with every value freed as it appears, sharded, and each shard drawn by
- * {@link ShardedInit#draw}, equal to the same slice of a full initialisation with the job's seed. Only the frozen
- * VAE (small, replicated) is held whole.
+ * {@link ShardedInit#draw}, equal to the same slice of a full initialisation with the job's seed; a job from
+ * separate parts ({@code llm_path} / {@code vit_path} / {@code vae_path}) then reads its LLM and ViT slices from the
+ * parts' files. Only the frozen VAE (small, replicated) is held whole.
  */
 public final class ShardedStart implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ShardedStart.class);
@@ -148,8 +151,10 @@ public final class ShardedStart implements AutoCloseable {
     ShardedStart s = new ShardedStart(TrainJob.tokenizer(ms, modelDir));
     try {
       TrainJob.checkVocab(s.tokenizer, cfg, modelDir);
-      if (ms.preset() == null && ck.resumeFrom() == null && !(ck.autoResume()
-          && CheckpointManager.latestComplete(ck.checkpointDir()).isPresent())) {
+      boolean fromCheckpoint = ck.resumeFrom() != null || (ck.autoResume()
+          && CheckpointManager.latestComplete(ck.checkpointDir()).isPresent());
+      PretrainParts parts = PretrainParts.used(ms) ? PretrainParts.of(ms) : null;
+      if (ms.preset() == null && parts == null && !fromCheckpoint) {
         LOG.warn("No weights to start from (no finetune_from_hf, resume_from or checkpoint): training from"
             + " initial weights.");
       }
@@ -197,6 +202,12 @@ public final class ShardedStart implements AutoCloseable {
           full.languageModel().enableNsa(ms.nsa(), Init.seeded(seed + 2));
         }
       });
+      if (parts != null) {
+        parts.writeModelFolder(cfg, s.training.loop().resultsDir().resolve(TrainJob.MODEL_FOLDER));
+        if (!fromCheckpoint) {
+          loadParts(parts, cfg, state, mesh);
+        }
+      }
       state.startEma(s.training.ema().ema());
       LOG.info("Rank {}: drew its shards of the seeded weights (seed {}), at most {} weight elements held at once",
           mesh.rank(), seed, s.meter.peakElements());
@@ -204,6 +215,26 @@ public final class ShardedStart implements AutoCloseable {
     } catch (RuntimeException e) {
       s.close();
       throw e;
+    }
+  }
+
+  /**
+   * A job from separate parts ({@link PretrainParts}): this rank's slices of the LLM and ViT weights over the drawn
+   * ones (connectors and the rest keep the seeded values, as in a single process).
+   */
+  private static void loadParts(PretrainParts parts, BagelConfig cfg, ShardedState state, ProcessMesh mesh) {
+    List<String> names = state.params().stream().map(ShardSlice::name).toList();
+    try (PretrainParts.Sources src = parts.open(cfg, names)) {
+      ShardedLoader.Report r;
+      try {
+        r = ShardedLoader.load(src.tensors(), state.params(), false);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("model.llm_path / vit_path (" + parts.llm() + ", " + parts.vit() + "): "
+            + e.getMessage(), e);
+      }
+      parts.requireLoaded(cfg, r.missing());
+      LOG.info("Rank {}: loaded {} slices of the pretrained parts ({} parameters kept their drawn values)",
+          mesh.rank(), r.loaded(), r.missing().size());
     }
   }
 
