@@ -271,9 +271,8 @@ public record PretrainParts(Path llm, Path vit, Path vae) {
   /**
    * Writes the model folder a checkpoint of this job needs to describe itself, as a released BAGEL folder does:
    * config.json (with the VAE's config), llm_config.json, vit_config.json, the LLM's tokenizer.json (read again,
-   * it gains the same special tokens at the same ids) and the autoencoder (hard-linked
-   * where the file system allows, else copied). Each file is replaced atomically, so ranks writing the same
-   * folder at once leave it whole.
+   * it gains the same special tokens at the same ids) and a copy of the autoencoder. Each file is replaced
+   * atomically, so ranks writing the same folder at once leave it whole.
    */
   public Path writeModelFolder(BagelConfig cfg, Path dir) {
     try {
@@ -283,11 +282,9 @@ public record PretrainParts(Path llm, Path vit, Path vae) {
         cfg.writeModelDir(staged);
         Files.copy(llm.resolve("tokenizer.json"), staged.resolve("tokenizer.json"));
         if (vae != null) {
-          try {
-            Files.createLink(staged.resolve(ModelDirectory.AE_FILE), vae.toRealPath());
-          } catch (IOException | UnsupportedOperationException e) {
-            Files.copy(vae, staged.resolve(ModelDirectory.AE_FILE));
-          }
+          // a copy, not a link: checkpoints hard-link this file and their manifests hash it, so it must not change
+          // when the user's file is rewritten in place
+          Files.copy(vae, staged.resolve(ModelDirectory.AE_FILE));
         }
         try (var files = Files.list(staged)) {
           for (Path f : (Iterable<Path>) files::iterator) {
