@@ -281,9 +281,10 @@ public record PretrainParts(Path llm, Path vit, Path vae) {
       try {
         cfg.writeModelDir(staged);
         Files.copy(llm.resolve("tokenizer.json"), staged.resolve("tokenizer.json"));
-        if (vae != null) {
+        Path ae = dir.resolve(ModelDirectory.AE_FILE);
+        if (vae != null && !(Files.isRegularFile(ae) && Files.mismatch(vae, ae) == -1L)) {
           // a copy, not a link: checkpoints hard-link this file and their manifests hash it, so it must not change
-          // when the user's file is rewritten in place
+          // when the user's file is rewritten in place; kept when equal (ranks of one node, a resumed run)
           Files.copy(vae, staged.resolve(ModelDirectory.AE_FILE));
         }
         try (var files = Files.list(staged)) {

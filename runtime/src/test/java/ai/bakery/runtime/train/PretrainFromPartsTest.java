@@ -219,6 +219,16 @@ class PretrainFromPartsTest {
         && shape.getMessage().contains("layers.1.mlp.down_proj.weight")
         && shape.getMessage().contains("[32, 65]"), shape.getMessage());
 
+    // no tokenizer.json
+    Path noTokenizer = Files.createDirectories(tmp.resolve("qwen-notokenizer"));
+    for (String f : List.of("config.json", "model.safetensors")) {
+      Files.copy(llm.resolve(f), noTokenizer.resolve(f));
+    }
+    ConfigException tokenizer = assertThrows(ConfigException.class,
+        () -> TrainJob.buildModel(TinyParts.load(TinyParts.flags(tmp, noTokenizer, vit, ae, run))).close());
+    assertTrue(tokenizer.getMessage().contains("model.llm_path: " + noTokenizer.resolve("tokenizer.json")),
+        tokenizer.getMessage());
+
     // no config.json
     Path noConfig = Files.createDirectories(tmp.resolve("qwen-noconfig"));
     Files.copy(llm.resolve("model.safetensors"), noConfig.resolve("model.safetensors"));
