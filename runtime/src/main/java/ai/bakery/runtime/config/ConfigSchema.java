@@ -1,5 +1,6 @@
 package ai.bakery.runtime.config;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import java.lang.reflect.RecordComponent;
@@ -59,8 +60,8 @@ public final class ConfigSchema {
   private void walk(String prefix, Class<?> type) {
     for (RecordComponent c : type.getRecordComponents()) {
       String path = prefix + jsonName(c);
-      if (JobConfig.DERIVED.containsKey(path)) {
-        continue;
+      if (JobConfig.DERIVED.containsKey(path) || c.getAccessor().isAnnotationPresent(JsonIgnore.class)) {
+        continue; // derived, or set by the job's start rather than the user
       }
       Class<?> t = c.getType();
       if (t.isRecord()) {

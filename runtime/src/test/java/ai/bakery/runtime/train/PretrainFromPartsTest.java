@@ -16,6 +16,8 @@ import ai.bakery.model.io.SafetensorsWriter;
 import ai.bakery.model.io.TensorSource;
 import ai.bakery.model.tensor.Torch;
 import ai.bakery.runtime.config.JobConfig;
+import ai.bakery.runtime.config.JobConfigLoader;
+import ai.bakery.runtime.config.TrainingSection;
 import ai.bakery.runtime.infer.InferenceModel;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
@@ -176,6 +178,20 @@ class PretrainFromPartsTest {
   }
 
   @Test
+  void theModelFolderOfCheckpointsIsNoUserSetting() {
+    JobConfig job = TinyParts.load(List.of("--llm_path", "/m/qwen"));
+    JobConfig withFolder = new JobConfig(job.model(), job.data(), new TrainingSection(job.training().optimizer(),
+        job.training().schedule(), job.training().ema(),
+        job.training().checkpoint().withModelFiles(Path.of("/r/model")), job.training().loop()), job.output(),
+        job.runtime(), job.parallel(), job.launch(), job.dashboard());
+    String yaml = JobConfigLoader.toYaml(withFolder);
+    assertFalse(yaml.contains("model_files") || yaml.contains("modelFiles") || yaml.contains("/r/model"), yaml);
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> TinyParts.load(List.of("--llm_path", "/m/qwen", "--training.checkpoint.model_files", "/r/model")));
+    assertTrue(e.getMessage().contains("model_files"), e.getMessage());
+  }
+
+  @Test
   void withoutVisualUnderstandingNoVitPathIsNeeded() throws Exception {
     Path llm;
     try (NDManager m = NDManager.newBaseManager()) {
@@ -194,6 +210,16 @@ class PretrainFromPartsTest {
       // without copy_init_moe the gen branch keeps its own (seeded) start
       assertFalse(java.util.Arrays.equals(model(built, LM + "layers.0.mlp.up_proj.weight"),
           model(built, LM + "layers.0.mlp_moe_gen.up_proj.weight")));
+    }
+    // and without visual generation no autoencoder is needed
+    JobConfig textOnly = TinyParts.load(TinyParts.flags(tmp, llm, tmp.resolve("absent"), tmp.resolve("absent.st"),
+        tmp.resolve("run"), "--visual_und", "False", "--visual_gen", "False"));
+    try (TrainJob.Model built = TrainJob.buildModel(textOnly)) {
+      assertEquals(null, built.vae());
+      assertTrue(built.store().all().keySet().stream().noneMatch(n -> n.startsWith("vit_model.")
+          || n.startsWith("vae2llm.")));
+      assertArrayEquals(TinyParts.file(llm.resolve("model.safetensors"), "model.norm.weight"),
+          model(built, LM + "norm.weight"));
     }
   }
 
