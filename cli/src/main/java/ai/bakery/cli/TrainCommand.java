@@ -31,6 +31,9 @@ final class TrainCommand {
       "",
       "  bakery train vae <config>   trains the VAE (separate command)");
 
+  /** The reference trainer, whose flags {@code train} reads. */
+  static final String REFERENCE_SCRIPT = "pretrain_unified_navit.py";
+
   private TrainCommand() {}
 
   static Command create() {
@@ -50,6 +53,18 @@ final class TrainCommand {
     }
     if (rest.get(0).equals("vae")) {
       return trainVae(args.path() + " vae", rest.subList(1, rest.size()), cli);
+    }
+    if (rest.get(0).endsWith(".py")) {
+      // a launch line copied from the reference's scripts names its trainer before the flags
+      if (!Path.of(rest.get(0)).getFileName().toString().equals(REFERENCE_SCRIPT)) {
+        throw new UsageException(args.path() + ": " + rest.get(0) + " is a Python script, not a config; give a YAML"
+            + " file or the flags of the reference's " + REFERENCE_SCRIPT);
+      }
+      LOG.info("reading the flags of {} (the script name itself is not needed)", rest.get(0));
+      rest = rest.subList(1, rest.size());
+      if (rest.isEmpty()) {
+        throw new UsageException(args.path() + ": " + REFERENCE_SCRIPT + " without flags: no dataset or model given");
+      }
     }
     LoadedJob job;
     try {

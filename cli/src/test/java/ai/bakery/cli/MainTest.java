@@ -108,6 +108,20 @@ class MainTest {
   }
 
   @Test
+  void trainReadsALaunchLineThatNamesTheReferenceScript(@TempDir Path dir) throws Exception {
+    Result r = run("train", "train/pretrain_unified_navit.py", "--dataset_config_file", "groups.yaml",
+        "--model_path", dir.toString(), "--lr", "2e-5", "--print-config");
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().contains("lr: 2.0E-5") || r.out().contains("lr: 0.00002"), r.out());
+    assertTrue(r.out().contains("groups.yaml"), r.out());
+    assertOneLineError(run("train", "train/other.py", "--lr", "1"),
+        "bakery train: train/other.py is a Python script, not a config; give a YAML file or the flags of the"
+            + " reference's pretrain_unified_navit.py");
+    assertOneLineError(run("train", "pretrain_unified_navit.py"),
+        "bakery train: pretrain_unified_navit.py without flags: no dataset or model given");
+  }
+
+  @Test
   void benchRecoveryRefusesAnUnknownPresetInOneLine() {
     Result r = run("bench", "recovery", "--presets", "nope");
     assertEquals(2, r.code());
