@@ -60,13 +60,10 @@ class PretrainFromPartsTest {
   @Test
   void guidePretrainLineStartsFromThePartsTrainsAndItsCheckpointReloads() throws Exception {
     ExampleDataset.write(tmp.resolve("example"), ExampleDataset.Options.DEFAULTS);
-    Path llm;
-    Path vit;
-    try (NDManager m = NDManager.newBaseManager()) {
-      llm = TinyParts.writeQwen2(tmp.resolve("qwen"), m, false);
-      vit = TinyParts.writeSiglip(tmp.resolve("siglip"), m);
-    }
-    Path ae = TinyParts.writeAutoencoder(tmp.resolve("flux"));
+    TinyParts.Written parts = TinyParts.writeAll(tmp);
+    Path llm = parts.llm();
+    Path vit = parts.vit();
+    Path ae = parts.ae();
     Path run = tmp.resolve("run");
     JobConfig job = TinyParts.load(TinyParts.flags(tmp, llm, vit, ae, run));
     Path qwenFile = llm.resolve("model.safetensors");

@@ -142,6 +142,17 @@ public final class TinyParts {
     return dir.resolve("ae.safetensors");
   }
 
+  /** The three parts of a pre-training job, written under one folder. */
+  public record Written(Path llm, Path vit, Path ae) {}
+
+  /** A Qwen2 ({@code qwen/}), a SigLIP ({@code siglip/}) and an autoencoder ({@code flux/}) under {@code tmp}. */
+  public static Written writeAll(Path tmp) throws Exception {
+    try (NDManager m = NDManager.newBaseManager()) {
+      return new Written(writeQwen2(tmp.resolve("qwen"), m, false), writeSiglip(tmp.resolve("siglip"), m),
+          writeAutoencoder(tmp.resolve("flux")));
+    }
+  }
+
   /** The guide's pretraining line with the tiny parts, test-sized packs and steps; data under tmp/example. */
   public static List<String> flags(Path tmp, Path llm, Path vit, Path ae, Path run, String... more) {
     List<String> f = new ArrayList<>(List.of("train/pretrain_unified_navit.py",

@@ -10,7 +10,6 @@ import ai.bakery.runtime.collective.ParallelDims;
 import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.train.TinyParts;
 import ai.bakery.runtime.train.TrainJob;
-import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -37,13 +36,10 @@ class ShardedPretrainPartsTest {
 
   @Test
   void twoRanksLoadTheirSlicesOfThePartsAsOneProcessLoadsThem() throws Exception {
-    Path llm;
-    Path vit;
-    try (NDManager m = NDManager.newBaseManager()) {
-      llm = TinyParts.writeQwen2(tmp.resolve("qwen"), m, false);
-      vit = TinyParts.writeSiglip(tmp.resolve("siglip"), m);
-    }
-    Path ae = TinyParts.writeAutoencoder(tmp.resolve("flux"));
+    TinyParts.Written parts = TinyParts.writeAll(tmp);
+    Path llm = parts.llm();
+    Path vit = parts.vit();
+    Path ae = parts.ae();
     Files.createDirectories(tmp.resolve("example"));
     Files.writeString(tmp.resolve("example/example.yaml"), "{}");
     JobConfig job = TinyParts.load(TinyParts.flags(tmp, llm, vit, ae, tmp.resolve("run")));
