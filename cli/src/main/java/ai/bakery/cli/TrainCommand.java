@@ -10,6 +10,7 @@ import ai.bakery.runtime.vae.VaeTrainer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import org.slf4j.Logger;
@@ -31,9 +32,6 @@ final class TrainCommand {
       "",
       "  bakery train vae <config>   trains the VAE (separate command)");
 
-  /** The reference trainer, whose flags {@code train} reads. */
-  static final String REFERENCE_SCRIPT = "pretrain_unified_navit.py";
-
   private TrainCommand() {}
 
   static Command create() {
@@ -54,21 +52,9 @@ final class TrainCommand {
     if (rest.get(0).equals("vae")) {
       return trainVae(args.path() + " vae", rest.subList(1, rest.size()), cli);
     }
-    if (rest.get(0).endsWith(".py")) {
-      // a launch line copied from the reference's scripts names its trainer before the flags
-      if (!Path.of(rest.get(0)).getFileName().toString().equals(REFERENCE_SCRIPT)) {
-        throw new UsageException(args.path() + ": " + rest.get(0) + " is a Python script, not a config; give a YAML"
-            + " file or the flags of the reference's " + REFERENCE_SCRIPT);
-      }
-      LOG.info("reading the flags of {} (the script name itself is not needed)", rest.get(0));
-      rest = rest.subList(1, rest.size());
-      if (rest.isEmpty()) {
-        throw new UsageException(args.path() + ": " + REFERENCE_SCRIPT + " without flags: no dataset or model given");
-      }
-    }
     LoadedJob job;
     try {
-      job = rest.get(0).startsWith("-") ? JobConfigLoader.fromReferenceFlags(rest)
+      job = isLaunchLine(rest.get(0)) ? JobConfigLoader.fromReferenceFlags(rest)
           : JobConfigLoader.load(Path.of(rest.get(0)), rest.subList(1, rest.size()));
     } catch (ConfigException e) {
       throw new UsageException(args.path() + ": " + e.getMessage());
@@ -97,17 +83,38 @@ final class TrainCommand {
     } catch (IOException e) {
       throw new UsageException(args.path() + ": cannot create results_dir " + results + ": " + e.getMessage());
     }
+    Duration grace = Preemption.timeout(System.getenv());
     TrainResult result;
-    try (RunLog log = RunLog.attach(results)) {
-      result = TrainJob.run(config);
+    int status;
+    try (RunLog log = RunLog.attach(results);
+        Preemption preemption = Preemption.install(grace, config.training().checkpoint().checkpointDir())) {
+      result = TrainJob.run(config, preemption.stop());
+      status = result.stopped() ? stopped(result, preemption.status()) : 0;
     } catch (ConfigException e) {
       throw new UsageException(args.path() + ": " + e.getMessage());
     }
     printSummary(result, cli);
-    return 0;
+    return status;
+  }
+
+  /**
+   * The exit status of a run a signal stopped (128 + its number), after the line saying where it stopped and what
+   * to resume from.
+   */
+  static int stopped(TrainResult r, int status) {
+    long last = r.steps().isEmpty() ? -1 : r.steps().get(r.steps().size() - 1).step();
+    LOG.warn("preempted: stopped {}; {}; exiting with status {} (run again with --auto_resume true to continue)",
+        last < 0 ? "before training a step" : "after step " + last,
+        r.lastCheckpoint() != null ? "checkpoint " + r.lastCheckpoint() + " holds it" : "no new checkpoint", status);
+    return status;
   }
 
   /** {@code bakery train vae <config>}: trains the autoencoder alone (see VaeTrainConfig for the YAML). */
+  /** The reference's flags, or a torchrun line pasted whole (its script and torchrun itself are skipped). */
+  private static boolean isLaunchLine(String first) {
+    return first.startsWith("-") || first.equals("torchrun") || first.endsWith(".py");
+  }
+
   private static int trainVae(String path, List<String> rest, Cli cli) {
     if (rest.size() != 1 || rest.get(0).startsWith("-")) {
       throw new UsageException(path + ": expected exactly one <config> (a VAE training YAML)");

@@ -108,17 +108,17 @@ class MainTest {
   }
 
   @Test
-  void trainReadsALaunchLineThatNamesTheReferenceScript(@TempDir Path dir) throws Exception {
-    Result r = run("train", "train/pretrain_unified_navit.py", "--dataset_config_file", "groups.yaml",
-        "--model_path", dir.toString(), "--lr", "2e-5", "--print-config");
+  void trainReadsAWholeTorchrunLaunchLine(@TempDir Path dir) throws Exception {
+    Result r = run("train", "torchrun", "--nnodes=2", "--node_rank=1", "--nproc_per_node=4",
+        "--master_addr=10.0.0.5", "--master_port=29500", "train/pretrain_unified_navit.py",
+        "--dataset_config_file", "groups.yaml", "--model_path", dir.toString(), "--lr", "2e-5", "--print-config");
     assertEquals(0, r.code(), r.toString());
     assertTrue(r.out().contains("lr: 2.0E-5") || r.out().contains("lr: 0.00002"), r.out());
+    assertTrue(r.out().contains("nnodes: 2") && r.out().contains("node_rank: 1"), r.out());
+    r = run("train", "train/pretrain_unified_navit.py", "--dataset_config_file", "groups.yaml", "--model_path",
+        dir.toString(), "--print-config");
+    assertEquals(0, r.code(), r.toString());
     assertTrue(r.out().contains("groups.yaml"), r.out());
-    assertOneLineError(run("train", "train/other.py", "--lr", "1"),
-        "bakery train: train/other.py is a Python script, not a config; give a YAML file or the flags of the"
-            + " reference's pretrain_unified_navit.py");
-    assertOneLineError(run("train", "pretrain_unified_navit.py"),
-        "bakery train: pretrain_unified_navit.py without flags: no dataset or model given");
   }
 
   @Test
