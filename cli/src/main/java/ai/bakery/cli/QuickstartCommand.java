@@ -5,6 +5,7 @@ import ai.bakery.runtime.config.JobConfigLoader;
 import ai.bakery.runtime.train.Quickstart;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /** {@code bakery quickstart}: a few minutes of real training of the tiny preset on the example data. */
 final class QuickstartCommand {
@@ -25,15 +26,23 @@ final class QuickstartCommand {
           + "--config)");
     }
     Path results;
+    Path checkpointDir;
     try {
-      results = JobConfigLoader.load(config, args.rest()).config().training().loop().resultsDir();
+      var job = JobConfigLoader.load(config, args.rest()).config().training();
+      results = job.loop().resultsDir();
+      checkpointDir = job.checkpoint().checkpointDir();
       Files.createDirectories(results);
     } catch (ConfigException e) {
       throw new UsageException(args.path() + ": " + e.getMessage());
     }
+    Duration grace = Preemption.timeout(System.getenv());
     Quickstart.Summary s;
-    try (RunLog log = RunLog.attach(results)) {
-      s = Quickstart.run(config, args.rest(), cli.out());
+    try (RunLog log = RunLog.attach(results);
+        Preemption preemption = Preemption.install(grace, checkpointDir)) {
+      s = Quickstart.run(config, args.rest(), cli.out(), preemption.stop());
+      if (s.result().stopped()) {
+        return TrainCommand.stopped(s.result(), preemption.status());
+      }
     } catch (ConfigException e) {
       throw new UsageException(args.path() + ": " + e.getMessage());
     }

@@ -42,13 +42,18 @@ public final class Quickstart {
    * @param out where the summary is printed
    */
   public static Summary run(Path config, List<String> overrides, PrintStream out) {
+    return run(config, overrides, out, new StopRequest());
+  }
+
+  /** As {@link #run(Path, List, PrintStream)}, stopping at the next step boundary once {@code stop} is requested. */
+  public static Summary run(Path config, List<String> overrides, PrintStream out, StopRequest stop) {
     LoadedJob job = JobConfigLoader.load(config, overrides);
     JobConfig c = job.config();
     ensureExample(c);
     ensureAutoencoder(c, config, out);
     out.println("Training the " + c.model().preset() + " preset for " + stepsOf(c) + " steps (checkpoints in "
         + c.training().checkpoint().checkpointDir() + ", metrics in " + c.training().loop().resultsDir() + ").");
-    TrainResult r = TrainJob.run(c);
+    TrainResult r = TrainJob.run(c, stop);
     Summary s = new Summary(r, r.firstCe(WINDOW), r.lastCe(WINDOW), r.firstMse(WINDOW), r.lastMse(WINDOW));
     out.println(String.format(Locale.ROOT, "first %d steps: ce %.4f  mse %.4f", WINDOW, s.firstCe(), s.firstMse()));
     out.println(String.format(Locale.ROOT, "last  %d steps: ce %.4f  mse %.4f", WINDOW, s.lastCe(), s.lastMse()));

@@ -59,12 +59,20 @@ public final class TrainJob {
 
   /** Trains as configured; returns what was done. */
   public static TrainResult run(JobConfig config) {
+    return run(config, new StopRequest());
+  }
+
+  /**
+   * Trains as configured until the end or until {@code stop} is requested (then after the step in flight, with a
+   * checkpoint of the last finished step); the model, dashboard and data are closed only after the trainer returns.
+   */
+  public static TrainResult run(JobConfig config, StopRequest stop) {
     try (Model built = buildModel(config);
         RunWatch watch = RunWatch.open(config.dashboard(), config.training().loop().resultsDir().toString(),
             config.training().loop().resultsDir(), built.bagelConfig(), built.tokenizer(), built.store(),
             built.vae() == null ? null : built.vaeStore())) {
       try (Trainer trainer = Trainer.builder().setTraining(built.training()).setModel(built.trainModel())
-          .setData(data(config, built, 0, 1)).optHook(watch.hook()).build()) {
+          .setData(data(config, built, 0, 1)).optHook(watch.hook()).optStop(stop).build()) {
         return trainer.run();
       }
     } catch (IOException e) {

@@ -9,10 +9,17 @@ import java.util.List;
  * @param steps every step this run trained, in order
  * @param lastCheckpoint the last checkpoint written, or null
  * @param skippedSteps non-finite steps skipped over the whole run (resumed counts included)
+ * @param stopped whether a {@link StopRequest} ended the run before its last step (the last finished step is
+ *     checkpointed; {@code auto_resume} continues from it)
  */
-public record TrainResult(List<StepResult> steps, Path lastCheckpoint, long skippedSteps) {
+public record TrainResult(List<StepResult> steps, Path lastCheckpoint, long skippedSteps, boolean stopped) {
   public TrainResult {
     steps = List.copyOf(steps);
+  }
+
+  /** A run that trained to its end. */
+  public TrainResult(List<StepResult> steps, Path lastCheckpoint, long skippedSteps) {
+    this(steps, lastCheckpoint, skippedSteps, false);
   }
 
   /** Mean CE of the first {@code n} steps of this run. */

@@ -35,6 +35,11 @@ import org.slf4j.LoggerFactory;
  * next packs, run a {@link TrainStep} at the schedule's learning rate, log every {@code log_every} steps and
  * save every {@code save_every} steps, and save once more at the end.
  *
+ * <p>A {@link StopRequest} (SIGTERM, Ctrl-C) is honoured at the next step boundary: the step in flight finishes,
+ * the last finished step is checkpointed as at the end (unless that step was just saved), and the result says
+ * {@link TrainResult#stopped()}. Nothing native is freed under a running step: the caller closes the trainer and
+ * the model after {@link #run()} returns.
+ *
  * <pre>{@code
  * try (Trainer trainer = Trainer.builder().setTraining(job.training()).setModel(model).setData(factory).build()) {
  *   TrainResult result = trainer.run();
@@ -60,6 +65,7 @@ public final class Trainer implements AutoCloseable {
   private final double peakTflops;
   private final boolean progress;
   private final TrainHook hook;
+  private final StopRequest stop;
 
   private Trainer(Builder b) {
     this.model = Objects.requireNonNull(b.model, "setModel");
@@ -72,6 +78,7 @@ public final class Trainer implements AutoCloseable {
     this.worldSize = b.worldSize;
     this.progress = b.progress;
     this.hook = b.hook;
+    this.stop = b.stop;
     CheckpointConfig ck = t.checkpoint();
     this.checkpoints = new CheckpointManager(ck);
     this.schedule = new LrSchedule(optimizerConfig.lr(), scheduleConfig);
@@ -105,6 +112,11 @@ public final class Trainer implements AutoCloseable {
 
   /** Trains until {@code max_steps} (or {@code total_steps}); returns what was done. */
   public TrainResult run() {
+    if (stop.requested()) {
+      // asked to stop before anything was restored or trained: nothing to save
+      LOG.info("Stop requested ({}) before training started: not training.", stop.reason());
+      return new TrainResult(List.of(), null, trainStep.skippedSteps(), true);
+    }
     long next = 0;
     String position = null;
     Optional<CheckpointManager.Plan> plan = checkpoints.plan();
@@ -143,6 +155,7 @@ public final class Trainer implements AutoCloseable {
     ProgressBar bar = progress ? ProgressBar.forTerminal(next, end) : null;
     hook.onStart(next, end);
     long lastStep = next - 1;
+    boolean stopped = false;
     try (BatchSource batches = data.open(position); MetricsLog metrics = new MetricsLog(loop.resultsDir())) {
       long windowStart = System.nanoTime();
       long windowTokens = 0;
@@ -150,6 +163,12 @@ public final class Trainer implements AutoCloseable {
       int windowSteps = 0;
       long step = next;
       for (; step < end; step++) {
+        if (stop.requested()) {
+          stopped = true;
+          LOG.info("Stop requested ({}): stopping after step {} (the run would have gone to step {}).", stop.reason(),
+              step - 1, end - 1);
+          break;
+        }
         long stepStart = System.nanoTime();
         StepResult r = trainStep.run(step, schedule.lr(step), batches::next);
         done.add(r);
@@ -186,7 +205,7 @@ public final class Trainer implements AutoCloseable {
       }
       long last = step - 1;
       if (last >= next && last != lastSaved) {
-        LOG.info("Saving final checkpoint at step {}...", last);
+        LOG.info("Saving {} checkpoint at step {}...", stopped ? "the stopped run's" : "final", last);
         lastCheckpoint = save(last, batches);
         hook.onCheckpoint(last, lastCheckpoint);
       }
@@ -195,8 +214,8 @@ public final class Trainer implements AutoCloseable {
       throw e;
     }
     hook.onFinish(lastStep, ema, null);
-    LOG.info("Done!");
-    return new TrainResult(done, lastCheckpoint, trainStep.skippedSteps());
+    LOG.info(stopped ? "Stopped after step {}." : "Done!", lastStep);
+    return new TrainResult(done, lastCheckpoint, trainStep.skippedSteps(), stopped);
   }
 
   private void log(StepResult r, double elapsed, int steps, long tokens, double squares, FlopCounter flops,
@@ -280,6 +299,7 @@ public final class Trainer implements AutoCloseable {
     private TrainStep.CountReducer counts = c -> c;
     private GradientSync sync = GradientSync.LOCAL;
     private TrainHook hook = TrainHook.NONE;
+    private StopRequest stop = new StopRequest();
 
     public Builder setTraining(TrainingSection training) {
       this.training = training;
@@ -333,6 +353,12 @@ public final class Trainer implements AutoCloseable {
     /** An observer of the run (dashboard, samples); none by default. */
     public Builder optHook(TrainHook hook) {
       this.hook = Objects.requireNonNull(hook, "hook");
+      return this;
+    }
+
+    /** A request to stop at the next step boundary (preemption, Ctrl-C); none by default. */
+    public Builder optStop(StopRequest stop) {
+      this.stop = Objects.requireNonNull(stop, "stop");
       return this;
     }
 
