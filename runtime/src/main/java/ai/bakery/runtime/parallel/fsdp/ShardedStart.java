@@ -54,6 +54,7 @@ public final class ShardedStart implements AutoCloseable {
   private final ParameterStore store;
   private final ParameterStore vaeStore;
   private final TextTokenizer tokenizer;
+  private BagelConfig modelConfig;
   private Fsdp.Rank rank;
   private TrainingSection training;
   private ShardedLoader.Report report;
@@ -102,6 +103,7 @@ public final class ShardedStart implements AutoCloseable {
       Bagel bagel;
       try (PreSharder pre = PreSharder.install(s.store, mesh.shard().rank(), mesh.shard().worldSize())) {
         bagel = new Bagel(cfg, s.store, Init.forLoading(), precision);
+        s.modelConfig = bagel.config();
         if (ms.nsa() != null) {
           bagel.languageModel().enableNsa(ms.nsa(), Init.seeded(seed + 2)); // a checkpoint holding them overwrites
         }
@@ -166,6 +168,7 @@ public final class ShardedStart implements AutoCloseable {
       FluxAutoencoder vae = null;
       try (PreSharder structure = PreSharder.structureOnly(s.store, s.meter)) {
         bagel = new Bagel(cfg, s.store, Init.forLoading(), precision);
+        s.modelConfig = bagel.config();
         if (ms.nsa() != null) {
           bagel.languageModel().enableNsa(ms.nsa(), Init.forLoading());
         }
@@ -255,6 +258,11 @@ public final class ShardedStart implements AutoCloseable {
     CheckpointConfig stripped = new CheckpointConfig(ck.checkpointDir(), ck.saveEvery(), ck.autoResume(), null, false,
         false, false, ck.keepLast());
     return new TrainingSection(t.optimizer(), t.schedule(), t.ema(), stripped, t.loop());
+  }
+
+  /** The configuration of the model this rank trains (the job's, as {@link TrainJob#bagelConfig} makes it). */
+  public BagelConfig modelConfig() {
+    return modelConfig;
   }
 
   public Fsdp.Rank rank() {

@@ -53,7 +53,8 @@ class ShardedInitTest {
 
   @Test
   void twoRanksDrawTheirSlicesOfTheFullInitialisation() throws Exception {
-    check(TinyBagelRanks.job(tmp, "  gradient_checkpointing: true"), 2);
+    // a shift other than the preset's 1.0: ShardedStart must build the job's model, not the preset's
+    check(TinyBagelRanks.job(tmp, "  gradient_checkpointing: true\n  timestep_shift: 3.0"), 2);
   }
 
   @Test
@@ -68,6 +69,7 @@ class ShardedInitTest {
     assertTrue(full.keySet().stream().anyMatch(n -> n.contains("_moe_gen")), "the tiny preset is a MoT model");
     List<long[]> measured = TinyBagelRanks.runRanks(new ParallelDims(world, world), (rank, mesh) -> {
       try (ShardedStart start = ShardedStart.open(job, mesh)) {
+        assertEquals(job.model().timestepShift(), start.modelConfig().timestepShift(), "model.timestep_shift");
         ShardedState state = start.rank().state();
         assertEquals(full.keySet(), state.params().stream().map(ShardSlice::name)
             .collect(java.util.stream.Collectors.toCollection(java.util.LinkedHashSet::new)), "the same parameters");
