@@ -109,12 +109,12 @@ final class TrainCommand {
     return status;
   }
 
-  /** {@code bakery train vae <config>}: trains the autoencoder alone (see VaeTrainConfig for the YAML). */
   /** The reference's flags, or a torchrun line pasted whole (its script and torchrun itself are skipped). */
   private static boolean isLaunchLine(String first) {
     return first.startsWith("-") || first.equals("torchrun") || first.endsWith(".py");
   }
 
+  /** {@code bakery train vae <config>}: trains the autoencoder alone (see VaeTrainConfig for the YAML). */
   private static int trainVae(String path, List<String> rest, Cli cli) {
     if (rest.size() != 1 || rest.get(0).startsWith("-")) {
       throw new UsageException(path + ": expected exactly one <config> (a VAE training YAML)");
