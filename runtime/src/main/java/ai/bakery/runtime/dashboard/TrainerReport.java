@@ -46,6 +46,8 @@ public final class TrainerReport implements TrainHook {
 
   @Override
   public void onFinish(long lastStep, Ema ema, Throwable error) {
-    listener.onJobState(error == null ? "finished" : "failed: " + error.getMessage());
+    listener.onJobState(error == null ? "finished"
+        : error instanceof ai.bakery.runtime.train.TrainingStopped ? error.getMessage()
+        : "failed: " + error.getMessage());
   }
 }

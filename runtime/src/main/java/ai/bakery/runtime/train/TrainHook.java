@@ -52,6 +52,9 @@ public interface TrainHook {
   /** After a checkpoint for {@code step} was written to {@code dir}. */
   default void onCheckpoint(long step, Path dir) {}
 
-  /** After the last step (and its checkpoint), or when training failed ({@code error} not null). */
+  /**
+   * After the last step (and its checkpoint), or when training failed ({@code error} not null), or stopped early
+   * ({@code error} a {@link TrainingStopped}, after the checkpoint of its last finished step).
+   */
   default void onFinish(long lastStep, Ema ema, Throwable error) {}
 }

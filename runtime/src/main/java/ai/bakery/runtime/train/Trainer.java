@@ -213,7 +213,9 @@ public final class Trainer implements AutoCloseable {
       hook.onFinish(lastStep, ema, e);
       throw e;
     }
-    hook.onFinish(lastStep, ema, null);
+    // a stopped run is not finished: hooks skip their end-of-run work (samples) while the notice runs out
+    hook.onFinish(lastStep, ema, stopped ? new TrainingStopped("stopped after step " + lastStep + " ("
+        + stop.reason() + "), resumable from its checkpoint") : null);
     LOG.info(stopped ? "Stopped after step {}." : "Done!", lastStep);
     return new TrainResult(done, lastCheckpoint, trainStep.skippedSteps(), stopped);
   }

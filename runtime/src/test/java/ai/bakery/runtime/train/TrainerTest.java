@@ -136,6 +136,64 @@ class TrainerTest {
     }
   }
 
+  /**
+   * A stop requested during a step (as bakery train's SIGTERM handler does) ends the run after that step with a
+   * checkpoint of it, and the hooks get a {@link TrainingStopped}; when save_every just saved that step, no second
+   * save; asked before the run, nothing is trained or saved.
+   */
+  @Test
+  void aStopRequestEndsTheRunAtTheNextStepBoundaryWithItsCheckpoint() {
+    Path ckpt = tmp.resolve("ckpt");
+    try (NDManager root = NDManager.newBaseManager()) {
+      for (long stopAt : new long[] {7, 10}) {
+        CheckpointManager.deleteTreeForTests(ckpt);
+        StopRequest stop = new StopRequest();
+        List<Long> saved = new java.util.ArrayList<>();
+        Throwable[] finished = new Throwable[1];
+        TrainHook hook = new TrainHook() {
+          @Override
+          public void onStep(StepResult r, double seconds, double mfu, long dataSkips, Ema ema) {
+            if (r.step() == stopAt) {
+              stop.request("test");
+            }
+          }
+
+          @Override
+          public void onCheckpoint(long step, Path dir) {
+            saved.add(step);
+          }
+
+          @Override
+          public void onFinish(long lastStep, Ema ema, Throwable error) {
+            finished[0] = error;
+          }
+        };
+        try (StandIn.Model model = new StandIn.Model(root, 1);
+            Trainer trainer = Trainer.builder().setTraining(training(30, false, 10, 5)).setModel(model)
+                .setData(StandIn.Source.factory(21)).optProgressBar(false).optHook(hook).optStop(stop).build()) {
+          TrainResult r = trainer.run();
+          assertTrue(r.stopped());
+          assertEquals(stopAt + 1, r.steps().size());
+          assertEquals(ckpt.resolve(CheckpointManager.stepName(stopAt)), r.lastCheckpoint());
+          assertEquals(List.of(stopAt), saved, "one save of the last finished step");
+          assertEquals(List.of(ckpt.resolve(CheckpointManager.stepName(stopAt))), CheckpointManager.stepDirs(ckpt));
+          assertTrue(finished[0] instanceof TrainingStopped, String.valueOf(finished[0]));
+        }
+      }
+      CheckpointManager.deleteTreeForTests(ckpt);
+      StopRequest early = new StopRequest();
+      early.request("test");
+      try (StandIn.Model model = new StandIn.Model(root, 1);
+          Trainer trainer = Trainer.builder().setTraining(training(30, false, 10, 5)).setModel(model)
+              .setData(StandIn.Source.factory(21)).optProgressBar(false).optStop(early).build()) {
+        TrainResult r = trainer.run();
+        assertTrue(r.stopped());
+        assertEquals(List.of(), r.steps());
+        assertEquals(List.of(), CheckpointManager.stepDirs(ckpt));
+      }
+    }
+  }
+
   @Test
   void logLineMatchesTheReferenceFormat() {
     assertEquals("(step=0000001) Train Loss mse: 0.4121, Train Loss ce: 0.8152, Train Steps/Sec: 0.44, "
