@@ -1,5 +1,6 @@
 package ai.bakery.cli;
 
+import ai.bakery.runtime.train.ProcessExit;
 import ai.bakery.runtime.train.StopRequest;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -142,10 +143,7 @@ final class Preemption implements AutoCloseable {
     return java.math.BigDecimal.valueOf(timeout.toMillis(), 3).stripTrailingZeros().toPlainString();
   }
 
-  /**
-   * Ends the process now. {@code _exit} skips the C library's exit handlers and static destructors: the main
-   * thread may still be inside libtorch, which they would free under it. {@code Runtime.halt} is the fallback.
-   */
+  /** Ends the process now, through {@link ProcessExit} (no destructors under a step still in libtorch). */
   private void forceExit(String why) {
     int code;
     synchronized (this) {
@@ -153,14 +151,7 @@ final class Preemption implements AutoCloseable {
     }
     LOG.error("{}: exiting now with status {} without a new checkpoint; the last complete checkpoint in {} stays "
         + "valid (a save cut short leaves only a .tmp- folder, which resuming ignores)", why, code, checkpointDir);
-    System.out.flush();
-    System.err.flush();
-    try {
-      com.sun.jna.Function.getFunction(com.sun.jna.Platform.C_LIBRARY_NAME, "_exit")
-          .invokeVoid(new Object[] {code});
-    } catch (Throwable t) {
-      Runtime.getRuntime().halt(code);
-    }
+    ProcessExit.now(code);
   }
 
   @Override

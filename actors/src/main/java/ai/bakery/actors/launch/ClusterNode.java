@@ -199,7 +199,9 @@ public final class ClusterNode {
       try {
         int status = EXITED.get(30, TimeUnit.SECONDS);
         LOG.info("exiting with status {}", status);
-        Runtime.getRuntime().halt(status);
+        // not Runtime.halt: its C exit would run libtorch's destructors under a trainer thread that did not stop
+        // (TrainingExecutor.close leaves one running after 30 s), which then crashes instead of exiting
+        ai.bakery.runtime.train.ProcessExit.now(status);
       } catch (Exception e) {
         // run() did not return in time (or this is not main's JVM): the signal's status stands
       }
