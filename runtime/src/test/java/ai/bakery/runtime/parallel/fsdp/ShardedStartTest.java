@@ -81,6 +81,7 @@ class ShardedStartTest {
         "model:",
         "  model_path: " + hf,
         "  gradient_checkpointing: true",
+        "  timestep_shift: 3.0 # the folder's config says 1.0: the job's wins",
         "data:",
         "  dataset_config_file: " + tmp.resolve("example/example.yaml"),
         "training:",
@@ -105,6 +106,7 @@ class ShardedStartTest {
     assertTrue(ShardedStart.startsFromReleasedWeights(job));
     List<Long> reads = TinyBagelRanks.runRanks(new ParallelDims(2, 2), (rank, mesh) -> {
       try (ShardedStart start = ShardedStart.open(job, mesh)) {
+        assertEquals(3.0, start.modelConfig().timestepShift(), "model.timestep_shift");
         ShardedState state = start.rank().state();
         for (ShardSlice s : state.params()) {
           if (StateDictLoader.FIXED_POS_EMBED.test(s.name()) || s.name().contains("patch_embedding")) {
