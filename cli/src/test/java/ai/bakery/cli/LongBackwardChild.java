@@ -11,9 +11,9 @@ import java.time.Duration;
 import sun.misc.Signal;
 
 /**
- * A child JVM for {@link PreemptionTest}: one backward call of a deep chain (seconds inside libtorch), a SIGTERM to
- * itself 100 ms into it and a grace period of {@code args[0]} ms, so {@link Preemption} forces the exit while the
- * main thread is still in native code (backward after backward until then).
+ * A child JVM for {@link PreemptionTest}: backward calls of a deep chain (seconds inside libtorch, one after another),
+ * a SIGTERM to itself 100 ms into the first (and another 200 ms later with {@code args[1] = twice}) and a grace period
+ * of {@code args[0]} ms, so {@link Preemption} forces the exit while the main thread is still in native code.
  */
 final class LongBackwardChild {
   private LongBackwardChild() {}
@@ -27,6 +27,14 @@ final class LongBackwardChild {
         return;
       }
       Signal.raise(new Signal("TERM"));
+      if (args.length > 1 && args[1].equals("twice")) {
+        try {
+          Thread.sleep(200); // apart, so the kernel delivers two signals, not one pending
+        } catch (InterruptedException e) {
+          return;
+        }
+        Signal.raise(new Signal("TERM"));
+      }
     });
     try (Preemption p = Preemption.install(Duration.ofMillis(Long.parseLong(args[0])), Path.of("no-checkpoints"));
         NDManager m = NDManager.newBaseManager()) {
