@@ -8,7 +8,8 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code bakery}: the command-line entry point. Bad usage and bad input exit with 2 and one line on stderr;
  * a failure while running exits with 1 (the stack trace goes to the log at DEBUG, or to stderr with
- * {@code BAKERY_DEBUG=1}).
+ * {@code BAKERY_DEBUG=1}); {@code train} and {@code quickstart} stopped by SIGTERM or SIGINT exit with 143 or 130
+ * after checkpointing ({@link Preemption}).
  */
 public final class Main {
   private static final Logger LOG = LoggerFactory.getLogger(Main.class);
