@@ -189,11 +189,13 @@ public final class VaeTrainer {
     try {
       Files.createDirectories(c.outputDir());
       Path file = c.outputDir().resolve(WEIGHTS);
-      new SafetensorsWriter().metadata("format", "pt").metadata("producer", "bakery train vae")
-          .addAll(store, Dtype.F32).write(file);
+      // the shape first: the weights (written whole, through a temporary file) appear only beside their shape, so a
+      // run stopped in between leaves no ae.safetensors that a later start would read with the wrong architecture
       Path config = c.outputDir().resolve(CONFIG);
       Files.writeString(config, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
           .writeValueAsString(Map.of("vae_config", vaeJson(c))));
+      new SafetensorsWriter().metadata("format", "pt").metadata("producer", "bakery train vae")
+          .addAll(store, Dtype.F32).write(file);
       LOG.info("Saved the autoencoder to {} ({} tensors) and its shape to {}.", file, store.all().size(), config);
       return file;
     } catch (IOException e) {
