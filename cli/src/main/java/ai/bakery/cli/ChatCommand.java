@@ -32,7 +32,8 @@ final class ChatCommand {
     if (max < 1 || size < 14) {
       throw new UsageException(a.path() + ": --max-tokens must be >= 1 and --size >= 14");
     }
-    try (InferenceModel m = InferenceArgs.load(a, false)) {
+    try (Preemption signals = Preemption.exitAtOnce("no answer");
+        InferenceModel m = InferenceArgs.load(a, false)) {
       cli.out().println(new Chat(m).answer(image, a.positional(1), size, max));
     }
     return 0;

@@ -28,7 +28,8 @@ final class EditCommand {
     } catch (IllegalArgumentException e) {
       throw new UsageException(a.path() + ": " + e.getMessage());
     }
-    try (InferenceModel m = InferenceArgs.load(a, true)) {
+    try (Preemption signals = Preemption.exitAtOnce(out + " not written");
+        InferenceModel m = InferenceArgs.load(a, true)) {
       Images.writePng(new ImageGenerator(m).edit(input, a.positional(1), o), out);
     }
     cli.out().println("wrote " + out);

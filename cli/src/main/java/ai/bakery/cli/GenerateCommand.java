@@ -22,7 +22,8 @@ final class GenerateCommand {
     String prompt = a.option("prompt").orElseThrow(() -> new UsageException(a.path() + ": --prompt is required"));
     SamplingOptions o = InferenceArgs.options(a);
     Path out = InferenceArgs.out(a, "generated.png");
-    try (InferenceModel m = InferenceArgs.load(a, true)) {
+    try (Preemption signals = Preemption.exitAtOnce(out + " not written");
+        InferenceModel m = InferenceArgs.load(a, true)) {
       BufferedImage img = new ImageGenerator(m).generate(prompt, o);
       Images.writePng(img, out);
     }

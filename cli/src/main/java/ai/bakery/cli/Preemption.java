@@ -39,25 +39,47 @@ final class Preemption implements AutoCloseable {
 
   private final StopRequest stop = new StopRequest();
   private final Duration timeout;
-  private final Path checkpointDir;
+  /** What the first signal leads to, and what is left when the process is ended at once. */
+  private final String onStop;
+  private final String onForce;
   private final Map<Signal, SignalHandler> previous = new LinkedHashMap<>();
   private int signals;
   private int status;
   private boolean closed;
   private Thread watchdog;
 
-  private Preemption(Duration timeout, Path checkpointDir) {
+  private Preemption(Duration timeout, String onStop, String onForce) {
     this.timeout = timeout;
-    this.checkpointDir = checkpointDir;
+    this.onStop = onStop;
+    this.onForce = onForce;
   }
 
   /**
-   * Handles SIGTERM and SIGINT until {@link #close()}, which restores the JVM's handlers.
+   * Handles SIGTERM and SIGINT for a training run until {@link #close()}, which restores the JVM's handlers.
    *
    * @param checkpointDir named in the log lines
    */
   static Preemption install(Duration timeout, Path checkpointDir) {
-    Preemption p = new Preemption(timeout, checkpointDir);
+    return install(timeout, "saving a checkpoint in " + checkpointDir, "no new checkpoint; the last "
+        + "complete checkpoint in " + checkpointDir + " stays valid (a save cut short leaves only a .tmp- folder, which resuming ignores)");
+  }
+
+  /**
+   * Handles SIGTERM and SIGINT for work with nothing to save at a step boundary (generation, chat): the first
+   * signal ends the process at once, as safely as a forced exit of a training run.
+   *
+   * @param left what a stopped command leaves behind, for the log line
+   */
+  static Preemption exitAtOnce(String left) {
+    return install(Duration.ZERO, "", left);
+  }
+
+  /**
+   * @param onStop what the run does before exiting, for the log line of the first signal ("saving ...")
+   * @param onForce what stays valid when the process is ended at once, for its log line
+   */
+  static Preemption install(Duration timeout, String onStop, String onForce) {
+    Preemption p = new Preemption(timeout, onStop, onForce);
     for (String name : SIGNALS) {
       try {
         Signal signal = new Signal(name);
@@ -110,12 +132,11 @@ final class Preemption implements AutoCloseable {
         status = 128 + s.getNumber();
         stop.request(name);
         if (timeout.isZero()) {
-          forceExit(name + " with " + TIMEOUT_ENV + "=0");
+          forceExit(onStop.isEmpty() ? name : name + " with " + TIMEOUT_ENV + "=0");
           return;
         }
-        LOG.warn("{}: stopping after the step in flight, then saving a checkpoint in {} and exiting with status {} "
-            + "(a second signal, or {} s without a clean stop, exits at once)", name, checkpointDir, status,
-            seconds());
+        LOG.warn("{}: stopping after the step in flight, then {} and exiting with status {} "
+            + "(a second signal, or {} s without a clean stop, exits at once)", name, onStop, status, seconds());
         watchdog = new Thread(this::watch, "bakery-preempt-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
@@ -149,8 +170,7 @@ final class Preemption implements AutoCloseable {
     synchronized (this) {
       code = status;
     }
-    LOG.error("{}: exiting now with status {} without a new checkpoint; the last complete checkpoint in {} stays "
-        + "valid (a save cut short leaves only a .tmp- folder, which resuming ignores)", why, code, checkpointDir);
+    LOG.error("{}: exiting now with status {}; {}", why, code, onForce);
     ProcessExit.now(code);
   }
 

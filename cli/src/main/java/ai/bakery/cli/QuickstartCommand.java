@@ -3,6 +3,7 @@ package ai.bakery.cli;
 import ai.bakery.model.config.ConfigException;
 import ai.bakery.runtime.config.JobConfigLoader;
 import ai.bakery.runtime.train.Quickstart;
+import ai.bakery.runtime.train.TrainingStopped;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,7 +40,11 @@ final class QuickstartCommand {
     Quickstart.Summary s;
     try (RunLog log = RunLog.attach(results);
         Preemption preemption = Preemption.install(grace, checkpointDir)) {
-      s = Quickstart.run(config, args.rest(), cli.out(), preemption.stop());
+      try {
+        s = Quickstart.run(config, args.rest(), cli.out(), preemption.stop());
+      } catch (TrainingStopped e) {
+        return TrainCommand.stopped(e, preemption.status()); // in the autoencoder stage
+      }
       if (s.result().stopped()) {
         return TrainCommand.stopped(s.result(), preemption.status());
       }

@@ -4,8 +4,11 @@ import ai.bakery.model.config.ConfigException;
 import ai.bakery.runtime.config.JobConfig;
 import ai.bakery.runtime.config.JobConfigLoader;
 import ai.bakery.runtime.config.LoadedJob;
+import ai.bakery.runtime.dashboard.RunListener;
 import ai.bakery.runtime.train.TrainJob;
 import ai.bakery.runtime.train.TrainResult;
+import ai.bakery.runtime.train.TrainingStopped;
+import ai.bakery.runtime.vae.VaeTrainConfig;
 import ai.bakery.runtime.vae.VaeTrainer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -109,6 +112,12 @@ final class TrainCommand {
     return status;
   }
 
+  /** The exit status of a run a signal stopped before it had anything to checkpoint (the autoencoder stage). */
+  static int stopped(TrainingStopped e, int status) {
+    LOG.warn("preempted: {}; exiting with status {}", e.getMessage(), status);
+    return status;
+  }
+
   /** The reference's flags, or a torchrun line pasted whole (its script and torchrun itself are skipped). */
   private static boolean isLaunchLine(String first) {
     return first.startsWith("-") || first.equals("torchrun") || first.endsWith(".py");
@@ -124,8 +133,20 @@ final class TrainCommand {
       throw new UsageException(path + ": " + file + ": config file not found");
     }
     VaeTrainer.Result r;
+    VaeTrainConfig config;
     try {
-      r = VaeTrainer.run(file);
+      config = VaeTrainConfig.load(file);
+    } catch (ConfigException | IllegalArgumentException e) {
+      throw new UsageException(path + ": " + e.getMessage());
+    }
+    try (Preemption preemption = Preemption.install(Preemption.timeout(System.getenv()),
+        "saving nothing (a partly trained autoencoder would pass for the finished one)",
+        "nothing saved; an earlier " + VaeTrainer.WEIGHTS + " under " + config.outputDir() + " stays whole")) {
+      try {
+        r = VaeTrainer.run(config, RunListener.NONE, preemption.stop());
+      } catch (TrainingStopped e) {
+        return stopped(e, preemption.status());
+      }
     } catch (ConfigException | IllegalArgumentException e) {
       throw new UsageException(path + ": " + e.getMessage());
     }

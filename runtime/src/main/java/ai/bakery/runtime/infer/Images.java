@@ -5,6 +5,7 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import javax.imageio.ImageIO;
 
 /** Pixels between the model's (3, H, W) [-1, 1] tensors and RGB images and PNG files. */
@@ -42,9 +43,12 @@ public final class Images {
       if (parent != null) {
         Files.createDirectories(parent);
       }
-      if (!ImageIO.write(img, "png", file.toFile())) {
+      // whole or not at all: a command stopped mid-write leaves no half PNG under the asked-for name
+      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      if (!ImageIO.write(img, "png", tmp.toFile())) {
         throw new IOException("no PNG writer");
       }
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(file + ": cannot write PNG: " + e.getMessage(), e);
     }

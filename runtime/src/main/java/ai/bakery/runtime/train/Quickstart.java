@@ -50,7 +50,7 @@ public final class Quickstart {
     LoadedJob job = JobConfigLoader.load(config, overrides);
     JobConfig c = job.config();
     ensureExample(c);
-    ensureAutoencoder(c, config, out);
+    ensureAutoencoder(c, config, out, stop);
     out.println("Training the " + c.model().preset() + " preset for " + stepsOf(c) + " steps (checkpoints in "
         + c.training().checkpoint().checkpointDir() + ", metrics in " + c.training().loop().resultsDir() + ").");
     TrainResult r = TrainJob.run(c, stop);
@@ -73,7 +73,7 @@ public final class Quickstart {
    * Trains the autoencoder {@code model.vae_path} names when it is missing, with {@value #VAE_CONFIG} from the
    * config's folder (whose output_dir must be that file's folder).
    */
-  static void ensureAutoencoder(JobConfig c, Path config, PrintStream out) {
+  static void ensureAutoencoder(JobConfig c, Path config, PrintStream out, StopRequest stop) {
     String ae = c.model().vaePath();
     if (ae == null || Files.isRegularFile(Path.of(ae))) {
       return;
@@ -89,7 +89,7 @@ public final class Quickstart {
       throw new ConfigException("quickstart: " + vaeConfig + " writes " + target + " but model.vae_path is " + ae);
     }
     out.println("Stage 1: training the tiny autoencoder (" + vc.steps() + " steps, " + vaeConfig + ").");
-    VaeTrainer.Result r = VaeTrainer.run(vc, ai.bakery.runtime.dashboard.RunListener.NONE);
+    VaeTrainer.Result r = VaeTrainer.run(vc, ai.bakery.runtime.dashboard.RunListener.NONE, stop);
     out.println(String.format(Locale.ROOT, "autoencoder reconstruction %.4f -> %.4f, saved to %s", r.evalBefore(),
         r.evalAfter(), r.weights()));
   }

@@ -20,6 +20,8 @@ import ai.bakery.runtime.optim.AdamW;
 import ai.bakery.runtime.optim.GradClipper;
 import ai.bakery.runtime.optim.Gradients;
 import ai.bakery.runtime.optim.OptimizerConfig;
+import ai.bakery.runtime.train.StopRequest;
+import ai.bakery.runtime.train.TrainingStopped;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -81,6 +83,16 @@ public final class VaeTrainer {
 
   /** Trains as configured, reporting every step to {@code listener} (e.g. a dashboard's RunMonitor). */
   public static Result run(VaeTrainConfig c, RunListener listener) {
+    return run(c, listener, new StopRequest());
+  }
+
+  /**
+   * As {@link #run(VaeTrainConfig, RunListener)}, ending at the next step boundary once {@code stop} is requested.
+   *
+   * @throws TrainingStopped when stopped: nothing is saved, because an autoencoder trained part of the way would
+   *     pass for the finished one with the next start that finds its file
+   */
+  public static Result run(VaeTrainConfig c, RunListener listener, StopRequest stop) {
     Engine engine = Torch.init();
     org.bytedeco.pytorch.global.torch.manual_seed(c.seed());
     ImageFolder images = new ImageFolder(c.images(), c.imageSize(), c.seed());
@@ -110,6 +122,11 @@ public final class VaeTrainer {
       try (AdamW adamw = new AdamW(store, opt); MetricsLog metrics = new MetricsLog(c.outputDir())) {
         long windowStart = System.nanoTime();
         for (int step = 0; step < c.steps(); step++) {
+          if (stop.requested()) {
+            listener.onJobState("stopped");
+            throw new TrainingStopped("autoencoder training stopped (" + stop.reason() + ") before step " + step
+                + " of " + c.steps() + "; nothing saved under " + c.outputDir() + ": run again to train it");
+          }
           double lr = c.warmupSteps() > 0 && step < c.warmupSteps() ? c.lr() * (step + 1) / c.warmupSteps() : c.lr();
           float[] batch = images.next(c.batchSize());
           double rec;

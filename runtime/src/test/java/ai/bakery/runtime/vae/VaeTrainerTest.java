@@ -1,6 +1,7 @@
 package ai.bakery.runtime.vae;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,10 +15,15 @@ import ai.bakery.model.tensor.ParameterStore;
 import ai.bakery.model.tensor.Precision;
 import ai.bakery.model.tensor.Torch;
 import ai.bakery.model.vae.FluxAutoencoder;
+import ai.bakery.runtime.dashboard.RunListener;
 import ai.bakery.runtime.dashboard.RunMonitor;
+import ai.bakery.runtime.dashboard.StepRecord;
+import ai.bakery.runtime.train.StopRequest;
+import ai.bakery.runtime.train.TrainingStopped;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -114,5 +120,44 @@ class VaeTrainerTest {
     VaeTrainConfig c = VaeTrainConfig.load(yaml);
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> VaeTrainer.run(c));
     assertTrue(missing.getMessage().contains("imgs"), missing.getMessage());
+  }
+
+  @Test
+  void aStopEndsTrainingAtTheNextStepAndSavesNothing(@TempDir Path dir) throws Exception {
+    ExampleDataset.write(dir.resolve("example"), new ExampleDataset.Options(7, 64, 1, 1, 1, 2, 24));
+    Path yaml = dir.resolve("vae.yaml");
+    Files.writeString(yaml, """
+        images: example/vlm/images
+        vae_config: %s
+        output_dir: out
+        image_size: 16
+        batch_size: 2
+        steps: 30
+        seed: 3
+        """.formatted(TINY.toAbsolutePath()));
+    StopRequest stop = new StopRequest();
+    List<Long> steps = new ArrayList<>();
+    List<String> states = new ArrayList<>();
+    RunListener listener = new RunListener() {
+      @Override
+      public void onStep(StepRecord r) {
+        steps.add(r.step());
+        if (r.step() == 3) {
+          stop.request("SIGTERM"); // arrives while step 3 runs
+        }
+      }
+
+      @Override
+      public void onJobState(String state) {
+        states.add(state);
+      }
+    };
+    TrainingStopped e = assertThrows(TrainingStopped.class,
+        () -> VaeTrainer.run(VaeTrainConfig.load(yaml), listener, stop));
+    assertEquals(List.of(0L, 1L, 2L, 3L), steps);
+    assertEquals(List.of("running", "stopped"), states);
+    assertTrue(e.getMessage().contains("(SIGTERM) before step 4 of 30"), e.getMessage());
+    // a part-trained autoencoder under the finished one's name would be taken for it by the next quickstart
+    assertFalse(Files.exists(dir.resolve("out").resolve(VaeTrainer.WEIGHTS)));
   }
 }
