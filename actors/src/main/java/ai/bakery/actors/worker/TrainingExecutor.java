@@ -7,6 +7,7 @@ import ai.bakery.actors.security.NodeIdentity;
 import ai.bakery.data.pack.PackedBatch;
 import ai.bakery.data.pack.PackedBatchArrow;
 import ai.bakery.runtime.collective.Collective;
+import ai.bakery.runtime.collective.CollectiveException;
 import ai.bakery.runtime.collective.DType;
 import ai.bakery.runtime.collective.Rendezvous;
 import ai.bakery.runtime.collective.TcpRingCollective;
@@ -130,6 +131,12 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
       pendingStep = -1;
       ClusterRank.Groups g;
       synchronized (this) {
+        if (abandonedThrough >= generation) {
+          // a newer order came while this one waited in the queue, too early for its interrupt: its peers have
+          // moved on, and meeting them would only wait out the connect timeout
+          throw new CollectiveException(CollectiveException.Reason.RENDEZVOUS, "generation " + generation
+              + " was superseded before it began forming");
+        }
         forming = generation;
       }
       try {
