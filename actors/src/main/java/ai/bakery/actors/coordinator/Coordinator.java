@@ -48,6 +48,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
   public record GroupReady(String worker, long generation) implements Command {}
 
+  /** A worker could not build its group of {@code generation}. */
+  public record GroupFailed(String worker, long generation, String reason) implements Command {}
+
   public record StepDone(String worker, long generation, long step, StepReport report) implements Command {
     public StepDone(String worker, long generation, long step) {
       this(worker, generation, step, StepReport.NONE);
@@ -232,6 +235,11 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
           return apply(new JobEvent.WorkerDown(m.worker(), true));
         })
         .onMessage(GroupReady.class, m -> apply(new JobEvent.GroupReady(m.worker(), m.generation())))
+        .onMessage(GroupFailed.class, m -> {
+          getContext().getLog().warn("worker {} could not form generation {}: {}", m.worker(), m.generation(),
+              m.reason());
+          return apply(new JobEvent.GroupFailed(m.worker(), m.generation(), m.reason()));
+        })
         .onMessage(StepDone.class, m -> {
           stepLine.report(m.worker(), m.generation(), m.step(), m.report());
           return apply(new JobEvent.StepDone(m.worker(), m.generation(), m.step()));

@@ -13,6 +13,12 @@ public sealed interface JobEvent {
   /** A worker has built its collective group of this generation and holds its state shards. */
   record GroupReady(String worker, long generation) implements JobEvent {}
 
+  /**
+   * A worker could not build its collective group of this generation (a peer it was to meet moved on or died): no
+   * rank of it can train, so the job forms the next generation without waiting out the form timeout.
+   */
+  record GroupFailed(String worker, long generation, String reason) implements JobEvent {}
+
   /** A worker finished (forward, backward, all-reduce, update) the step of this generation. */
   record StepDone(String worker, long generation, long step) implements JobEvent {}
 

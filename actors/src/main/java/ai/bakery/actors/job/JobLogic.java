@@ -43,6 +43,12 @@ public final class JobLogic {
   private JobPhase phase = new Waiting();
   /** The job step every rank of the next group loads from its checkpoint, or -1 (the ranks hold the state). */
   private long restoreStep = -1;
+  /**
+   * Formations in a row that a rank reported failed; past {@link #QUICK_REFORMS} a failure waits for the form
+   * timeout instead, which drops the ranks that never became ready (one broken worker cannot spin the job).
+   */
+  private int failedForms;
+  static final int QUICK_REFORMS = 3;
   /** The newest complete checkpoint, or null: where the job goes back to when the workers lost the state. */
   private CheckpointRef latest;
   /** Checkpoints being written, by step. */
@@ -128,6 +134,8 @@ public final class JobLogic {
       onWorkerDown(e, out);
     } else if (event instanceof GroupReady e) {
       onGroupReady(e, out);
+    } else if (event instanceof JobEvent.GroupFailed e) {
+      onGroupFailed(e, out);
     } else if (event instanceof StepDone e) {
       onStepDone(e, out);
     } else if (event instanceof StepFailed e) {
@@ -365,8 +373,19 @@ public final class JobLogic {
       return;
     }
     phase = new Idle(f.generation(), f.ranks());
+    failedForms = 0;
     restoreStep = -1; // the group holds the restored state now
     startStepIfPossible(out);
+  }
+
+  private void onGroupFailed(JobEvent.GroupFailed e, List<JobEffect> out) {
+    if (!(phase instanceof Forming f) || e.generation() != f.generation() || !f.ranks().contains(e.worker())) {
+      return;
+    }
+    if (++failedForms > QUICK_REFORMS) {
+      return; // the form timeout decides, dropping whoever never got ready
+    }
+    formGroup(out);
   }
 
   private void onStepDone(StepDone e, List<JobEffect> out) {

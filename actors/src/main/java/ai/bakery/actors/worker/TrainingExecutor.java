@@ -260,7 +260,12 @@ public final class TrainingExecutor implements StepExecutor, AutoCloseable {
   public void commit(long step) {
     run(() -> {
       if (pendingStep != step) {
-        LOG.warn("{}: commit of step {} but the computed step is {}; ignored", id, step, pendingStep);
+        if (pendingStep < 0) {
+          // every worker hears every commit: a stand-by, or a rank whose step was aborted, has nothing to apply
+          LOG.debug("{}: commit of step {}: nothing computed here", id, step);
+        } else {
+          LOG.warn("{}: commit of step {} but the computed step is {}; ignored", id, step, pendingStep);
+        }
         return null;
       }
       trainer.commit();

@@ -155,7 +155,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     }
     if (m.error() != null) {
       getContext().getLog().warn("{}: forming generation {} failed: {}", id, m.generation(), m.error());
-      return this; // the coordinator's forming deadline re-forms without us; we register again
+      coordinator.tell(new Coordinator.GroupFailed(id, m.generation(), m.error()));
+      return this;
     }
     coordinator.tell(new Coordinator.GroupReady(id, m.generation()));
     return this;

@@ -65,6 +65,35 @@ class JobLogicTest {
   }
 
   @Test
+  void aFailedFormationIsFormedAgainAtOnceAFewTimesThenLeftToTheFormTimeout() {
+    JobEffect.FormGroup g = formTwo();
+    for (int i = 1; i <= JobLogic.QUICK_REFORMS; i++) {
+      List<JobEffect> fx = logic.handle(new JobEvent.GroupFailed("a", g.generation(), "peer moved on"));
+      JobEffect.FormGroup again = formed(fx);
+      assertEquals(List.of("a", "b"), again.ranks(), "nobody is blamed: the same ranks meet again");
+      assertEquals(g.generation() + 1, again.generation());
+      // the other rank's report of the same failed generation changes nothing
+      assertTrue(logic.handle(new JobEvent.GroupFailed("b", g.generation(), "rendezvous in vain")).isEmpty());
+      g = again;
+    }
+    assertTrue(logic.handle(new JobEvent.GroupFailed("a", g.generation(), "again")).isEmpty(),
+        "past the quick re-forms the form timeout decides");
+    now += policy.formTimeout().toMillis();
+    logic.handle(new JobEvent.GroupReady("a", g.generation()));
+    JobEffect.Waiting w = assertInstanceOf(JobEffect.Waiting.class, logic.handle(new JobEvent.Tick()).get(0));
+    assertEquals(1, w.workers(), "the timeout dropped the rank that never got ready");
+
+    // once a group forms, a failure is quick to re-form again
+    JobEffect.FormGroup back = formed(logic.handle(new JobEvent.WorkerUp("b")));
+    logic.handle(new JobEvent.GroupReady("a", back.generation()));
+    logic.handle(new JobEvent.GroupReady("b", back.generation()));
+    JobEffect.FormGroup grown = formed(logic.handle(new JobEvent.WorkerUp("c")));
+    assertEquals(List.of("a", "b", "c"), grown.ranks());
+    assertEquals(grown.generation() + 1,
+        formed(logic.handle(new JobEvent.GroupFailed("c", grown.generation(), "x"))).generation());
+  }
+
+  @Test
   void deadRankAfterReductionStillCommitsItsBatch() {
     JobEffect.FormGroup g = formTwo();
     logic.handle(new JobEvent.BatchesReady(batches(0, 2)));
