@@ -177,6 +177,14 @@ public final class LocalCluster implements AutoCloseable {
 
   /** Starts the coordinators (the first is the oldest, so it runs the singleton), the data nodes and the workers. */
   public synchronized void start() throws IOException {
+    start(true);
+  }
+
+  /**
+   * As {@link #start()}; with {@code dataNodes} false the data nodes are left for {@link #startDataNode} later, and
+   * the job waits for its first batches meanwhile (a test lines up stand-bys before training begins).
+   */
+  public synchronized void start(boolean dataNodes) throws IOException {
     Files.createDirectories(options.jobDir());
     writeToken(options.jobDir().resolve("job.token"));
     Files.writeString(options.jobDir().resolve(LOCAL_CONF), loopbackSettings() + "\n" + extraSettings,
@@ -189,7 +197,7 @@ public final class LocalCluster implements AutoCloseable {
           "--job-dir", options.jobDir().toString(), "--min-workers", Integer.toString(options.minWorkers()),
           "--max-workers", Integer.toString(options.workers())));
     }
-    for (int i = 0; i < options.dataShards(); i++) {
+    for (int i = 0; dataNodes && i < options.dataShards(); i++) {
       startDataNode("data-" + i);
     }
     for (int i = 0; i < options.workers(); i++) {
